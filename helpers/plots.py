@@ -52,6 +52,7 @@ def plot_history(histories: History | Mapping[str, History], metrics: Sequence[s
                             label=f"{label} {split}".strip())
     for ax, metric in zip(axes, metrics):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_ylabel({"loss": "loss", "acc": "accuracy"}.get(metric, metric))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
