@@ -88,3 +88,12 @@ def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> boo
         ((w, v, g, 0.1, 0.9), np.concatenate([w - 0.1 * (0.9 * v + g), 0.9 * v + g])),
         ((w, np.zeros(2), g, 1.0, 0.0), np.concatenate([w - g, g])),
     ], hint="first update the velocity v = beta * v + grad, then w = w - lr * v")
+
+
+# --- 03: convolution ----------------------------------------------------------------------------
+
+def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
+    """Exercise 03.1: output length of a convolution, ⌊(n + 2p − k)/s⌋ + 1."""
+    return check("conv_output_size", fn, [
+        ((5, 3, 0, 1), 3), ((4, 2, 1, 2), 3), ((28, 5, 0, 1), 24), ((9, 4, 0, 3), 2), ((32, 3, 1, 1), 32),
+    ], hint="(n + 2*p - k) // s + 1 — integer division drops a last partial window")
