@@ -42,6 +42,19 @@ def summarize_outputs(nb: dict) -> dict[str, str]:
             "headline": "; ".join(f"{n} = {v}" for n, v in heads) or "?"}
 
 
+def kernel_env(mode: str) -> dict[str, str]:
+    """This process's environment for a kernel in ``mode``; folder variables made absolute.
+
+    Kernels start in ``notebooks/``, so ``WORKBOOK_DATA=../shared/data`` given at the repository
+    root would otherwise point somewhere else.
+    """
+    env = {**os.environ, "WORKBOOK_MODE": mode}
+    for var in ("WORKBOOK_DATA", "WORKBOOK_CACHE"):
+        if env.get(var, "").strip():
+            env[var] = str(Path(env[var].strip()).expanduser().resolve())
+    return env
+
+
 def run_notebook(path: Path, mode: str, timeout: int = 3600, out_dir: Path | None = None) -> dict:
     """Execute one notebook in ``mode`` with a fresh kernel; return its row of the table."""
     import nbformat
@@ -54,7 +67,7 @@ def run_notebook(path: Path, mode: str, timeout: int = 3600, out_dir: Path | Non
     start = time.perf_counter()
     status = "ok"
     try:
-        client.execute(env={**os.environ, "WORKBOOK_MODE": mode})  # the kernel's environment only
+        client.execute(env=kernel_env(mode))
     except CellExecutionError as exc:
         status = f"error: {str(exc).strip().splitlines()[-1][:120]}"
     seconds = time.perf_counter() - start

@@ -27,3 +27,13 @@ def test_run_notebook_executes_and_reports(tmp_path):
     bad.cells = [nbformat.v4.new_code_cell("assert 1 == 2, 'lesson claim failed'")]
     nbformat.write(bad, tmp_path / "98_bad.ipynb")
     assert report.run_notebook(tmp_path / "98_bad.ipynb", "quick", timeout=120)["status"].startswith("error")
+
+
+def test_kernel_env_makes_data_folders_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBOOK_DATA", "../shared/data")
+    monkeypatch.setenv("WORKBOOK_CACHE", "")
+    env = report.kernel_env("quick")
+    assert env["WORKBOOK_MODE"] == "quick"
+    assert env["WORKBOOK_DATA"] == str((tmp_path / "../shared/data").resolve())
+    assert env["WORKBOOK_CACHE"] == ""
