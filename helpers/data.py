@@ -14,7 +14,7 @@ load_notmnist       ImageSplits: letters A–J, test only: x_test (10,000, 28, 2
 load_hymenoptera    ImageSplits: ants/bees x (N, 128, 128, 3) uint8; 245 train / 153 val (= test)
 load_imdb           TextSplits: lists of review strings, y (N,) int64 (1 = positive); 25k / 25k
 load_glove          Glove: words (400,000 str), vectors (400,000, 50) float32
-weights_path        Path of a pretrained-weights file (CIFAR ResNet-20/56, MobileNetV2 8-bit)
+weights_path        Path of a pretrained-weights file (CIFAR ResNet-20, MobileNetV2 8-bit)
 ==================  =====================================================================
 """
 
@@ -45,6 +45,7 @@ from .download import (
     fetch,
     mirror_dir,
     offline,
+    source_urls,
 )
 
 
@@ -128,8 +129,7 @@ def resolve(filename: str, build: Callable[[Path], None] | None, what: str, sour
         why = f"downloads are off ({OFFLINE_VAR}=1)" if build is not None else "it has no download"
         raise DataNotFoundError(
             f"{what} not found: looked for {filename} in {looked} and in the cache {cache_dir()}, "
-            f"and {why}. Fix: set {MIRROR_VAR} to a folder holding {filename} (this project's "
-            f"mirror is ../shared/data), or "
+            f"and {why}. Fix: set {MIRROR_VAR} to your mirror folder (the one holding {filename}), or "
             + (f"unset {OFFLINE_VAR} to download it from {source}." if build is not None
                else f"get it from {source}.")
         )
@@ -389,7 +389,7 @@ def _build_hymenoptera(dest: Path) -> None:
         if offline():
             raise DataNotFoundError(f"ants/bees: downloads are off ({OFFLINE_VAR}=1); set {MIRROR_VAR}.")
         with atomic_path(raw) as tmp:
-            fetch(HYMENOPTERA_URL, tmp, desc="ants/bees")
+            fetch(source_urls([HYMENOPTERA_URL])[0], tmp, desc="ants/bees")
             read_hymenoptera_zip(tmp, size=8)  # validates before the rename
     arrays = read_hymenoptera_zip(raw)
     counts = {s: int((arrays["split"] == s).sum()) for s in HYMENOPTERA_COUNTS}
@@ -514,21 +514,18 @@ WEIGHTS = {  # name → (file, sha256, download URL or None)
                  "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8",
                  "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
                  "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet20-12fca82f.th"),
-    "resnet56": ("resnet56-4bfd9763.th",
-                 "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367",
-                 "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
-                 "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet56-4bfd9763.th"),
     "mobilenet_v2_quant": ("mobilenet_v2_1.0_224_quant.npz",
                            "4fc2284915c843a083c8760da328cef06d8d846625a31b2e9976c452af801bf2", None),
 }
 
 
 def weights_path(name: str) -> Path:
-    """Path of pretrained weights ``name`` (``resnet20``, ``resnet56``, ``mobilenet_v2_quant``).
+    """Path of pretrained weights ``name`` (``resnet20``, ``mobilenet_v2_quant``).
 
-    CIFAR ResNets: a checkpoint ``{"best_prec1", "state_dict"}`` for
-    ``torch.load(path, map_location="cpu", weights_only=True)``. MobileNetV2: an ``.npz`` of
-    8-bit weights and scales (mirror only; online, use torchvision's ImageNet models instead).
+    CIFAR ResNet-20: a checkpoint ``{"best_prec1", "state_dict"}`` for
+    ``torch.load(path, map_location="cpu", weights_only=True)``, downloaded from its published URL.
+    MobileNetV2: an ``.npz`` of 8-bit weights and scales, found only in your mirror folder
+    (:func:`helpers.mobilenet.load_mobilenet_v2` downloads torchvision's weights instead).
     """
     if name not in WEIGHTS:
         raise KeyError(f"unknown weights {name!r}; choose one of {sorted(WEIGHTS)}")
@@ -538,7 +535,7 @@ def weights_path(name: str) -> Path:
         download(url, dest, sha256=sha, what=f"{name} weights")
 
     return resolve(f"weights/{filename}", build if url else None, f"{name} weights",
-                   url or "the workbook's data mirror (../shared/data/weights)")
+                   url or f"your mirror folder ({MIRROR_VAR}), file weights/{filename}")
 
 
 def load_checkpoint(name: str) -> dict:

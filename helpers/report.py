@@ -45,7 +45,7 @@ def summarize_outputs(nb: dict) -> dict[str, str]:
 def kernel_env(mode: str) -> dict[str, str]:
     """This process's environment for a kernel in ``mode``; folder variables made absolute.
 
-    Kernels start in ``notebooks/``, so ``WORKBOOK_DATA=../shared/data`` given at the repository
+    Kernels start in ``notebooks/``, so ``WORKBOOK_DATA=../mirror`` given at the repository
     root would otherwise point somewhere else.
     """
     env = {**os.environ, "WORKBOOK_MODE": mode}

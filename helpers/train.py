@@ -2,7 +2,9 @@
 
 Data are tensors, ``x`` (N, ...) and ``y`` (N,) class indices. On a GPU a dataset that fits is
 moved to the device once and batches are sliced there (no DataLoader round trips), and the
-forward pass runs under bf16 autocast (fp16 with a gradient scaler where bf16 is missing).
+forward pass runs under mixed precision on CUDA (:func:`amp_dtype`): bf16 where the GPU does bf16
+natively (Ampere and newer), otherwise fp16 with a gradient scaler (e.g. a T4, where bf16 would
+only be emulated, slowly).
 """
 
 from __future__ import annotations
@@ -47,12 +49,31 @@ def _place(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     return t
 
 
+def _native_bf16() -> bool:
+    """True where the current CUDA GPU computes in bf16 natively (not just by emulation)."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # an older torch without the keyword: its answer was the native one
+        return torch.cuda.is_bf16_supported()
+
+
+def amp_dtype(device: torch.device, amp: bool = True) -> torch.dtype | None:
+    """The autocast dtype for ``device``: ``None`` when ``amp`` is off or ``device`` is not CUDA.
+
+    ``torch.bfloat16`` where the GPU does bf16 natively, else ``torch.float16``, which needs a
+    gradient scaler (:func:`fit` enables one exactly when this returns ``torch.float16``).
+    """
+    if not amp or torch.device(device).type != "cuda":
+        return None
+    return torch.bfloat16 if _native_bf16() else torch.float16
+
+
 def _autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when ``amp``; a no-op context elsewhere."""
-    if amp and device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    """Autocast to :func:`amp_dtype` on CUDA when ``amp``; a no-op context elsewhere."""
+    dtype = amp_dtype(device, amp)
+    if dtype is not None:
         return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, enabled=False)
+    return torch.autocast(torch.device(device).type, enabled=False)
 
 
 def _accuracy_count(out: torch.Tensor, y: torch.Tensor) -> float:
@@ -133,7 +154,8 @@ def fit(
             (e.g. ``lambda opt, n: torch.optim.lr_scheduler.OneCycleLR(opt, 0.01, total_steps=n)``).
         augment: applied to each training batch on the device, e.g. random flips.
         device: defaults to :func:`helpers.device.get_device` (quietly).
-        amp: bf16 autocast on CUDA (ignored on CPU/MPS).
+        amp: mixed precision on CUDA (ignored on CPU/MPS): bf16 autocast where the GPU does bf16
+            natively, else fp16 autocast with a gradient scaler; see :func:`amp_dtype`.
         progress: show a ``tqdm`` bar over epochs (and batches).
         seed: seeds the batch shuffling for reproducible runs.
 
@@ -152,8 +174,7 @@ def fit(
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     steps_per_epoch = math.ceil(len(x) / batch_size)
     sched = scheduler(optimizer, epochs * steps_per_epoch) if scheduler else None
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda"
-                                  and not torch.cuda.is_bf16_supported())
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, amp) == torch.float16)
     x, y = _place(x, device), _place(y, device)
     generator = torch.Generator(device="cpu")
     if seed is not None:

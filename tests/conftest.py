@@ -47,5 +47,5 @@ def mirror() -> Path:
     """The offline data mirror (``WORKBOOK_DATA``); tests that read real data need it."""
     value = os.environ.get("WORKBOOK_DATA")
     if not value or not Path(value).is_dir():
-        pytest.skip("real-data test: set WORKBOOK_DATA to the data mirror (CI uses ../shared/data)")
+        pytest.skip("real-data test: set WORKBOOK_DATA to your mirror folder")
     return Path(value)

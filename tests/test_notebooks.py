@@ -38,6 +38,46 @@ def test_notebook_shape(path):
     assert float(nb["metadata"]["workbook"]["timeout_s"]) <= 600
 
 
+def _setup_cells():
+    """The first code cell of every notebook, as ``{name: source}``."""
+    cells = {}
+    for path in NOTEBOOKS:
+        code = [c for c in _load(path)["cells"] if c["cell_type"] == "code"]
+        assert code, f"{path.name} has no code cell"
+        cells[path.name] = "".join(code[0]["source"])
+    return cells
+
+
+def test_setup_cell_is_shared_and_short():
+    cells = _setup_cells()
+    first_name, first = next(iter(cells.items()))
+    for name, src in cells.items():
+        assert src.encode("utf-8") == first.encode("utf-8"), (
+            f"{name}: the first code cell (Colab setup) differs from {first_name}'s; "
+            "copy it byte for byte")
+    assert len(first.splitlines()) <= 6, "the Colab setup cell must be at most six lines"
+
+
+def test_setup_cell_does_nothing_outside_colab(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    src = next(iter(_setup_cells().values()))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+
+    def refuse(*args, **kwargs):
+        pytest.fail(f"the setup cell ran a command outside Colab: {args!r}")
+
+    for name in ("run", "call", "check_call", "check_output", "Popen"):
+        monkeypatch.setattr(subprocess, name, refuse)
+    monkeypatch.setattr(os, "system", refuse)
+    path_before = list(sys.path)
+    namespace = {"__name__": "__main__"}
+    exec(compile(src, "<setup cell>", "exec"), namespace)  # no SystemExit, no error, no command
+    assert sys.path == path_before, "the setup cell changed sys.path outside Colab"
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")

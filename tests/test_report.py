@@ -31,9 +31,9 @@ def test_run_notebook_executes_and_reports(tmp_path):
 
 def test_kernel_env_makes_data_folders_absolute(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WORKBOOK_DATA", "../shared/data")
+    monkeypatch.setenv("WORKBOOK_DATA", "../mirror")
     monkeypatch.setenv("WORKBOOK_CACHE", "")
     env = report.kernel_env("quick")
     assert env["WORKBOOK_MODE"] == "quick"
-    assert env["WORKBOOK_DATA"] == str((tmp_path / "../shared/data").resolve())
+    assert env["WORKBOOK_DATA"] == str((tmp_path / "../mirror").resolve())
     assert env["WORKBOOK_CACHE"] == ""

@@ -99,3 +99,58 @@ def test_plot_history_draws_each_run():
          "val_acc": [0.4, 0.7], "seconds": [1, 1], "lr": [1e-3, 1e-3]}
     fig = plots.plot_history({"a": h, "b": h})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
+
+
+def _fake_gpu(monkeypatch, native_bf16: bool):
+    """A CUDA GPU that does bf16 natively (Ampere+), or only by emulation (e.g. a T4)."""
+    calls = []
+
+    def is_bf16_supported(including_emulation: bool = True):
+        calls.append(including_emulation)
+        return native_bf16 or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    return calls
+
+
+class _ScalerMade(Exception):
+    pass
+
+
+@pytest.mark.parametrize("native_bf16, dtype", [(True, torch.bfloat16), (False, torch.float16)])
+def test_amp_dtype_and_scaler_agree(monkeypatch, native_bf16, dtype):
+    calls = _fake_gpu(monkeypatch, native_bf16)
+    cuda = torch.device("cuda")
+    assert train.amp_dtype(cuda) is dtype
+    assert calls and calls[0] is False, "bf16 must be asked for natively, not by emulation"
+    assert train.amp_dtype(cuda, amp=False) is None
+    assert train.amp_dtype(torch.device("cpu")) is None
+    assert train.amp_dtype(torch.device("cpu"), amp=False) is None
+    ctx = train._autocast(cuda, amp=True)
+    assert ctx.fast_dtype is dtype and ctx._enabled
+
+    # fit builds its GradScaler from the same decision: enabled exactly for fp16
+    made = []
+
+    def recorder(device="cuda", *args, enabled=True, **kwargs):
+        made.append((device, enabled))
+        raise _ScalerMade  # stop before any CUDA work
+
+    monkeypatch.setattr(torch.amp, "GradScaler", recorder)
+    model = nn.Flatten()  # no parameters: moving it "to CUDA" touches no GPU
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    xy = (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+    for amp in (True, False):
+        with pytest.raises(_ScalerMade):
+            train.fit(model, xy, optimizer=opt, device=cuda, amp=amp, progress=False)
+    assert made == [("cuda", dtype is torch.float16), ("cuda", False)]
+
+
+def test_amp_dtype_without_emulation_keyword(monkeypatch):
+    # an older torch: is_bf16_supported() takes no keyword and answers for native bf16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert train.amp_dtype(torch.device("cuda")) is torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert train.amp_dtype(torch.device("cuda")) is torch.bfloat16
+
