@@ -37,15 +37,22 @@ import torch
 from .download import (
     MIRROR_VAR,
     OFFLINE_VAR,
+    SUMS_FILE,
+    CacheNotWritableError,
     CorruptDataError,
     DataNotFoundError,
+    DownloadError,
     atomic_path,
     cache_dir,
     download,
     fetch,
+    file_hash,
     mirror_dir,
     offline,
+    record_hash,
     source_urls,
+    sweep_stale_parts,
+    verify,
 )
 
 
@@ -113,56 +120,101 @@ class Glove:
 def resolve(filename: str, build: Callable[[Path], None] | None, what: str, source: str) -> Path:
     """Find ``filename`` in the mirror, then the cache; else ``build(path)`` it in the cache.
 
-    ``build`` downloads the canonical files and writes ``path`` (atomically). ``None`` means the
-    file cannot be downloaded in this format, only found.
+    Each file is checked against its folder's ``SHA256SUMS`` (once per file version). ``build``
+    downloads the canonical files and writes ``path`` (atomically); its hash is then recorded in
+    the cache's ``SHA256SUMS``. ``build=None`` means the file cannot be downloaded in this format.
     """
     mirror = mirror_dir()
     if mirror is not None and (mirror / filename).exists():
-        return mirror / filename
-    cached = cache_dir() / filename
-    if cached.exists():
-        return cached
+        return verify(mirror, filename, in_cache=False)
+    cache = cache_dir()
+    if (cache / filename).exists():
+        return verify(cache, filename, in_cache=True)
     looked = (
-        f"the mirror {MIRROR_VAR}={mirror}" if mirror is not None else f"no mirror ({MIRROR_VAR} unset)"
+        f"your mirror folder {MIRROR_VAR}={mirror}" if mirror is not None else f"no mirror ({MIRROR_VAR} unset)"
     )
     if build is None or offline():
         why = f"downloads are off ({OFFLINE_VAR}=1)" if build is not None else "it has no download"
         raise DataNotFoundError(
-            f"{what} not found: looked for {filename} in {looked} and in the cache {cache_dir()}, "
+            f"{what} not found: looked for {filename} in {looked} and in the cache {cache}, "
             f"and {why}. Fix: set {MIRROR_VAR} to your mirror folder (the one holding {filename}), or "
             + (f"unset {OFFLINE_VAR} to download it from {source}." if build is not None
                else f"get it from {source}.")
         )
-    build(cached)
-    return cached
+    build(cache / filename)
+    record_hash(cache, filename, file_hash(cache / filename))
+    return cache / filename
+
+
+def _fix(path: Path) -> str:
+    """What to do about a bad file: a cache file is rebuilt, a mirror file must be copied again."""
+    try:
+        Path(path).resolve().relative_to(cache_dir().resolve())
+        return "delete it and run again (the cache rebuilds it)"
+    except (ValueError, CacheNotWritableError):
+        return "copy it again into your mirror folder"
 
 
 def _open_npz(path: Path) -> dict[str, np.ndarray]:
     """Load every array of an ``.npz`` into memory (no pickle).
 
     LZMA-compressed mirror files decompress slowly, so the first load keeps an uncompressed copy
-    in the cache and later loads read that.
+    in the cache (its hash recorded there) and later loads read that.
     """
     try:
         with zipfile.ZipFile(path) as zf:
             lzma = any(info.compress_type == zipfile.ZIP_LZMA for info in zf.infolist())
         if lzma:
-            fast = cache_dir() / f"{path.stem}.{path.stat().st_size}.uncompressed.npz"
-            if not fast.exists():
-                with np.load(path, allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-                with atomic_path(fast) as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.savez(fh, **arrays)
-                return arrays
-            path = fast
+            fast_name = f"{path.stem}.{path.stat().st_size}.uncompressed.npz"
+            fast = cache_dir() / fast_name
+            if fast.exists():
+                return _read_npz(verify(cache_dir(), fast_name, in_cache=True))
+            arrays = _read_npz(path)
+            with atomic_path(fast) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **arrays)
+            record_hash(cache_dir(), fast_name, file_hash(fast))
+            return arrays
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise CorruptDataError(f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated "
+                               f"or damaged: {_fix(path)}.") from exc
+    return _read_npz(path)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        raise CorruptDataError(
-            f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated or damaged: "
-            "delete it and run again (a cached file is rebuilt; a mirror file must be re-copied)."
-        ) from exc
+        raise CorruptDataError(f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated "
+                               f"or damaged: {_fix(path)}.") from exc
+
+
+def check_images(arrays: dict[str, np.ndarray], path: Path, what: str, image_shape: tuple[int, ...],
+                 counts: dict[str, tuple[int, ...]], n_classes: int) -> None:
+    """Check the keys, shapes, dtypes, sizes and labels of an image dataset's arrays.
+
+    ``counts`` gives the allowed numbers of images per split, e.g. ``{"train": (60000,), ...}``.
+
+    Raises:
+        CorruptDataError: naming what is wrong, that the file is not ``what``, and the fix.
+    """
+    def bad(why: str) -> CorruptDataError:
+        return CorruptDataError(f"{path} is not the {what} file: {why}. {_fix(path).capitalize()}.")
+
+    for split, allowed in counts.items():
+        x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
+        if x is None or y is None:
+            raise bad(f"it has no x_{split} / y_{split} arrays (keys: {sorted(arrays)})")
+        if x.dtype != np.uint8 or x.shape[1:] != image_shape:
+            raise bad(f"x_{split} is {x.dtype} {x.shape}, expected uint8 (N, {', '.join(map(str, image_shape))})")
+        if len(x) not in allowed or len(y) != len(x):
+            raise bad(f"x_{split} holds {len(x):,} images and y_{split} {len(y):,} labels, expected "
+                      + " or ".join(f"{n:,}" for n in allowed))
+        if len(y) and (y.min() < 0 or y.max() >= n_classes):
+            raise bad(f"y_{split} has labels from {y.min()} to {y.max()}, expected 0…{n_classes - 1}")
+        if len(y) >= 100 * n_classes and len(np.unique(y)) != n_classes:
+            raise bad(f"y_{split} holds {len(np.unique(y))} of the {n_classes} classes")
 
 
 def _image_splits(arrays: dict[str, np.ndarray], names: list[str], source: Path) -> ImageSplits:
@@ -194,6 +246,10 @@ NOTMNIST_FILES = {  # sha256
     "t10k-images-idx3-ubyte.gz": "70ae9e06201f2827e5b0a3781a3169d735dd2efc69996b9eeaee7f10ed4044d7",
     "t10k-labels-idx1-ubyte.gz": "1fa03836e01c862542f8eb83463bb951bebec6fcb3efa28dad748c6b38a9021b",
 }
+
+
+MNIST_COUNTS = {"train": (60_000,), "test": (10_000,)}
+NOTMNIST_COUNTS = {"train": (0,), "test": (10_000,)}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -261,7 +317,9 @@ def load_mnist() -> ImageSplits:
     60,000 train and 10,000 test images in the official order.
     """
     path = resolve("mnist.npz", _build_mnist, "MNIST", MNIST_URLS[0])
-    return _image_splits(_open_npz(path), [str(d) for d in range(10)], path)
+    arrays = _open_npz(path)
+    check_images(arrays, path, "MNIST", (28, 28), MNIST_COUNTS, 10)
+    return _image_splits(arrays, [str(d) for d in range(10)], path)
 
 
 def load_notmnist() -> ImageSplits:
@@ -271,7 +329,9 @@ def load_notmnist() -> ImageSplits:
     The train split is empty.
     """
     path = resolve("notmnist.npz", _build_notmnist, "notMNIST", NOTMNIST_URL)
-    return _image_splits(_open_npz(path), list("ABCDEFGHIJ"), path)
+    arrays = _open_npz(path)
+    check_images(arrays, path, "notMNIST", (28, 28), NOTMNIST_COUNTS, 10)
+    return _image_splits(arrays, list("ABCDEFGHIJ"), path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,6 +339,7 @@ def load_notmnist() -> ImageSplits:
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_COUNTS = {"train": (50_000, 25_000), "test": (10_000,)}  # 25,000: the offline mirror's subset
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
 
@@ -329,7 +390,9 @@ def load_cifar10() -> ImageSplits:
     absolute accuracies run a few points below published CIFAR-10 numbers.
     """
     path = resolve("cifar10.npz", _build_cifar10, "CIFAR-10", CIFAR10_URL)
-    return _image_splits(_open_npz(path), CIFAR10_CLASSES, path)
+    arrays = _open_npz(path)
+    check_images(arrays, path, "CIFAR-10", (32, 32, 3), CIFAR10_COUNTS, 10)
+    return _image_splits(arrays, CIFAR10_CLASSES, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,6 +432,8 @@ def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, 
                 records.append((f"{parts[-3]}/{parts[-2]}/{parts[-1]}", crop, (w, h)))
     except (zipfile.BadZipFile, OSError) as exc:
         raise CorruptDataError(f"{path} is not a valid zip of images: {exc}. Delete it and retry.") from exc
+    except CorruptDataError:
+        raise
     records.sort(key=lambda r: r[0])
     files = np.array([r[0] for r in records])
     split = np.array([f.split("/")[0] for f in files])
@@ -381,22 +446,19 @@ def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, 
     }
 
 
-def _build_hymenoptera(dest: Path) -> None:
-    # No checksum is published for this zip: instead every member's CRC is checked and the
-    # image counts must match the tutorial's 245 train / 153 val.
-    raw = cache_dir() / "raw" / "hymenoptera_data.zip"
-    if not raw.exists():
-        if offline():
-            raise DataNotFoundError(f"ants/bees: downloads are off ({OFFLINE_VAR}=1); set {MIRROR_VAR}.")
-        with atomic_path(raw) as tmp:
-            fetch(source_urls([HYMENOPTERA_URL])[0], tmp, desc="ants/bees")
-            read_hymenoptera_zip(tmp, size=8)  # validates before the rename
-    arrays = read_hymenoptera_zip(raw)
+def _validate_hymenoptera_zip(path: Path) -> None:
+    """No checksum is published for this zip: every member's CRC must hold and the image counts
+    must be the tutorial's 245 train / 153 val."""
+    arrays = read_hymenoptera_zip(path, size=8)
     counts = {s: int((arrays["split"] == s).sum()) for s in HYMENOPTERA_COUNTS}
     if counts != HYMENOPTERA_COUNTS:
-        raw.unlink(missing_ok=True)
-        raise CorruptDataError(f"{raw}: expected {HYMENOPTERA_COUNTS} images, found {counts}; removed it, retry.")
-    _save_npz(dest, arrays)
+        raise CorruptDataError(f"{path}: expected {HYMENOPTERA_COUNTS} images, found {counts}")
+
+
+def _build_hymenoptera(dest: Path) -> None:
+    raw = download(HYMENOPTERA_URL, cache_dir() / "raw" / "hymenoptera_data.zip",
+                   validate=_validate_hymenoptera_zip, what="ants/bees")
+    _save_npz(dest, read_hymenoptera_zip(raw))
 
 
 def load_hymenoptera() -> ImageSplits:
@@ -408,7 +470,14 @@ def load_hymenoptera() -> ImageSplits:
     """
     path = resolve("hymenoptera.npz", _build_hymenoptera, "ants/bees", HYMENOPTERA_URL)
     a = _open_npz(path)
-    train, test = a["split"] == "train", a["split"] == "val"
+    split = a.get("split")
+    counts = {s: int((split == s).sum()) for s in HYMENOPTERA_COUNTS} if split is not None else {}
+    x = a.get("x", np.zeros((0,)))
+    if counts != HYMENOPTERA_COUNTS or x.dtype != np.uint8 or x.shape[1:] != (HYMENOPTERA_SIZE, HYMENOPTERA_SIZE, 3):
+        raise CorruptDataError(f"{path} is not the ants/bees file: expected {HYMENOPTERA_COUNTS} uint8 photos "
+                               f"of {HYMENOPTERA_SIZE}×{HYMENOPTERA_SIZE}×3, found {counts or 'no split key'} "
+                               f"{x.dtype} {x.shape}. {_fix(path).capitalize()}.")
+    train, test = split == "train", split == "val"
     return ImageSplits(
         x_train=a["x"][train], y_train=a["y"][train].astype(np.int64),
         x_test=a["x"][test], y_test=a["y"][test].astype(np.int64),
@@ -422,6 +491,7 @@ def load_hymenoptera() -> ImageSplits:
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
+IMDB_COUNTS = {"train": 25_000, "test": 25_000}  # half positive in each split
 
 
 def read_imdb_tar(path: Path) -> list[dict]:
@@ -474,10 +544,17 @@ def load_imdb() -> TextSplits:
                 record = json.loads(line)
                 texts[record["split"]].append(record["text"])
                 labels[record["split"]].append(record["label"])
-    except (OSError, EOFError, json.JSONDecodeError, KeyError) as exc:
+    except (OSError, EOFError, json.JSONDecodeError, KeyError, UnicodeDecodeError) as exc:
         raise CorruptDataError(
-            f"{path} cannot be read ({type(exc).__name__}: {exc}); delete it and run again."
+            f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated or damaged: {_fix(path)}."
         ) from exc
+    for split, n in IMDB_COUNTS.items():
+        positive = sum(labels[split])
+        if len(texts[split]) != n or positive * 2 != n or not set(labels[split]) <= {0, 1}:
+            raise CorruptDataError(
+                f"{path} is not the IMDb file: its {split} split holds {len(texts[split]):,} reviews "
+                f"({positive:,} positive), expected {n:,} (half positive). {_fix(path).capitalize()}."
+            )
     return TextSplits(texts["train"], np.array(labels["train"], dtype=np.int64),
                       texts["test"], np.array(labels["test"], dtype=np.int64),
                       ["negative", "positive"], str(path))
@@ -547,7 +624,7 @@ def load_checkpoint(name: str) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for damaged files
-        raise CorruptDataError(f"{path} cannot be loaded ({exc}); delete it and run again.") from exc
+        raise CorruptDataError(f"{path} cannot be loaded ({exc}): {_fix(path)}.") from exc
     state = ckpt.get("state_dict", ckpt)
     return {k.removeprefix("module."): v for k, v in state.items()}
 
@@ -577,3 +654,57 @@ def subset(n: int | None, *arrays, seed: int = 0):
     idx = np.sort(np.random.default_rng(seed).choice(length, size=n, replace=False))
     out = tuple([a[i] for i in idx] if isinstance(a, list) else a[idx] for a in arrays)
     return out if len(out) > 1 else out[0]
+
+
+# --------------------------------------------------------------------------------------------
+# A mirror folder for an offline classroom: python -m helpers.data mirror DIR
+
+
+def build_mirror(folder: Path) -> list[str]:
+    """Download every dataset and weight file and write them, converted, into ``folder`` with a
+    ``SHA256SUMS``: a mirror folder for ``WORKBOOK_DATA``. Files already there are kept.
+
+    Returns the files' relative paths. Downloads go through the cache (``WORKBOOK_CACHE``).
+    """
+    from . import mobilenet
+
+    folder = Path(folder).expanduser().resolve()
+    builds: dict[str, Callable[[Path], None]] = {
+        "mnist.npz": _build_mnist, "notmnist.npz": _build_notmnist, "cifar10.npz": _build_cifar10,
+        "hymenoptera.npz": _build_hymenoptera, "imdb.jsonl.gz": _build_imdb,
+    }
+    for name, (filename, sha, url) in WEIGHTS.items():
+        if url is not None:
+            builds[f"weights/{filename}"] = lambda dest, url=url, sha=sha, name=name: download(
+                url, dest, sha256=sha, what=f"{name} weights")
+    tv = mobilenet.TORCHVISION_URL.rsplit("/", 1)[1]
+    builds[f"weights/{tv}"] = lambda dest: download(mobilenet.TORCHVISION_URL, dest, sha256=tv.split("-")[1][:8],
+                                                    what="MobileNetV2 ImageNet weights")
+    for filename, build in builds.items():
+        dest = folder / filename
+        if not dest.exists():
+            print(f"{filename} …", flush=True)
+            build(dest)
+    with atomic_path(folder / SUMS_FILE) as tmp:
+        tmp.write_text("".join(f"{file_hash(folder / f)}  {f}\n" for f in sorted(builds)), encoding="utf-8")
+    return sorted(builds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.data",
+                                     description="Build a mirror folder for offline use (WORKBOOK_DATA).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("mirror", help="download everything into DIR, converted, with a SHA256SUMS")
+    cmd.add_argument("dir", type=Path)
+    args = parser.parse_args(argv)
+    from helpers import data  # the package's module, not this file run as __main__
+
+    files = data.build_mirror(args.dir)
+    print(f"{len(files)} files and SHA256SUMS in {args.dir.resolve()}: set WORKBOOK_DATA={args.dir.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -13,9 +13,13 @@ import numpy as np
 
 def check(name: str, fn: Callable, cases: Sequence[tuple[tuple, Any]], atol: float = 1e-6,
           hint: str = "") -> bool:
-    """Call ``fn(*args)`` for each ``(args, expected)`` and compare with ``np.allclose``.
+    """Call ``fn(*args)`` for each ``(args, expected)`` and compare the answer with ``expected``.
 
-    Prints ``[PASS] name`` or ``[FAIL] name: what went wrong`` (plus ``hint``); returns the verdict.
+    Integer (and bool) expected answers must match exactly; float ones within ``np.allclose``
+    (``atol``, ``rtol=1e-5``). An answer may be a number, a NumPy array, a nested list or a torch
+    tensor (even one that tracks gradients or lives on a GPU); a str, a ragged list or anything
+    else that is not numbers fails with the reason. Prints ``[PASS] name`` or
+    ``[FAIL] name: what went wrong`` (plus ``hint``); returns the verdict and never raises.
     """
     for k, (args, expected) in enumerate(cases, 1):
         try:
@@ -26,14 +30,45 @@ def check(name: str, fn: Callable, cases: Sequence[tuple[tuple, Any]], atol: flo
             return _fail(name, f"case {k} raised {type(exc).__name__}: {exc}", hint)
         if got is None:
             return _fail(name, "the function returned None — did you forget `return`?", hint)
-        got_arr, exp_arr = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+        exp_arr = np.asarray(expected)
+        want = "a number" if exp_arr.ndim == 0 else f"an array of shape {exp_arr.shape}"
+        got_arr = _as_numbers(got)
+        if isinstance(got_arr, str):
+            return _fail(name, f"case {k}: returned {got_arr}; expected {want}", hint)
         if got_arr.shape != exp_arr.shape:
             return _fail(name, f"case {k}: shape {got_arr.shape}, expected {exp_arr.shape}", hint)
-        if not np.allclose(got_arr, exp_arr, atol=atol, rtol=1e-5, equal_nan=False):
+        if exp_arr.dtype.kind in "biu":  # counts, sizes, indices: exactly right or wrong
+            if not np.array_equal(got_arr, exp_arr):
+                return _fail(name, f"case {k}: got {got_arr.tolist()}, expected exactly "
+                                   f"{exp_arr.tolist()}", hint)
+        elif not np.allclose(got_arr, exp_arr, atol=atol, rtol=1e-5, equal_nan=False):
             return _fail(name, f"case {k}: got {np.round(got_arr, 4).tolist()}, "
                                f"expected {np.round(exp_arr, 4).tolist()}", hint)
     print(f"[PASS] {name}")
     return True
+
+
+def _as_numbers(got: Any) -> np.ndarray | str:
+    """``got`` as a NumPy array of numbers (bool, int or float), or a str saying what it is."""
+    if isinstance(got, (str, bytes)):
+        return f"a {type(got).__name__} ({got!r:.40})"
+    try:
+        if hasattr(got, "detach"):  # a torch tensor: drop the gradient tracking, copy to the CPU
+            got = got.detach().cpu().numpy()
+        arr = np.asarray(got)
+    except Exception as exc:
+        arr = None
+        why = f"{type(exc).__name__}: {exc}"
+    if arr is not None and arr.dtype.kind in "biuf":
+        return arr
+    if isinstance(got, (list, tuple)):
+        rows = [len(r) if hasattr(r, "__len__") else "a number" for r in got]
+        if len(set(map(str, rows))) > 1:
+            return f"a ragged {type(got).__name__} (rows of lengths {rows})"
+    if arr is None:
+        return f"a {type(got).__name__}, not numbers ({why})"
+    kind = "" if arr.dtype == object else f" of dtype {arr.dtype}"
+    return f"a {type(got).__name__}{kind}, not numbers"
 
 
 def _fail(name: str, why: str, hint: str) -> bool:
@@ -82,7 +117,13 @@ def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> boo
 
     def both(*args):
         out = fn(*args)
-        return None if out is None else np.concatenate([np.asarray(o, float).ravel() for o in out])
+        if out is None:
+            return None
+        parts = [_as_numbers(o) for o in out]
+        for part in parts:
+            if isinstance(part, str):
+                raise TypeError(f"new_w and new_velocity must be arrays, got {part}")
+        return np.concatenate([part.ravel() for part in parts])
 
     return check("momentum_step", both, [
         ((w, v, g, 0.1, 0.9), np.concatenate([w - 0.1 * (0.9 * v + g), 0.9 * v + g])),

@@ -5,6 +5,9 @@ moved to the device once and batches are sliced there (no DataLoader round trips
 forward pass runs under mixed precision on CUDA (:func:`amp_dtype`): bf16 where the GPU does bf16
 natively (Ampere and newer), otherwise fp16 with a gradient scaler (e.g. a T4, where bf16 would
 only be emulated, slowly).
+
+Bad input fails loudly rather than giving a wrong number: an empty set or a label outside 0…C−1
+raises ``ValueError``, a NaN/inf loss :class:`NonFiniteLossError` (naming the epoch and step).
 """
 
 from __future__ import annotations
@@ -31,7 +34,17 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _check_pair(data: Batch, name: str) -> Batch:
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or ±inf: ``epoch`` (from 1; ``None`` in :func:`evaluate`) and ``step``
+    (the batch, from 1) say where."""
+
+    def __init__(self, message: str, epoch: int | None, step: int):
+        super().__init__(message)
+        self.epoch, self.step = epoch, step
+
+
+def _check_pair(data: Batch, name: str, if_empty: str = "") -> Batch:
+    """``(x, y)`` checked: tensors, same number of rows, not empty; integer ``y`` as int64."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(f"{name} must be a pair (x, y) of tensors, got {type(data).__name__}")
     x, y = data
@@ -39,7 +52,58 @@ def _check_pair(data: Batch, name: str) -> Batch:
         raise TypeError(f"{name}: x and y must be torch tensors (see helpers.data.to_tensor)")
     if len(x) != len(y):
         raise ValueError(f"{name}: x has {len(x)} rows but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty: x has shape {tuple(x.shape)}, no rows{if_empty}")
+    if _is_integer(y) and y.dtype != torch.int64:
+        y = y.long()  # e.g. uint8 or int32 class indices: the loss functions want int64
     return x, y
+
+
+def _is_integer(y: torch.Tensor) -> bool:
+    return not (y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool)
+
+
+def _check_labels(out: torch.Tensor, **labels: torch.Tensor | None) -> None:
+    """For outputs (B, C) and class-index targets ``name=y`` (N,): every label must be in 0…C−1."""
+    for name, y in labels.items():
+        if y is None or not (_is_integer(y) and y.ndim == 1 and out.ndim == 2):
+            continue  # not class indices (e.g. float regression targets): nothing to check
+        n_classes = out.shape[1]
+        bad = (y < 0) | (y >= n_classes)
+        if bad.any():
+            i, n_bad = int(bad.nonzero()[0, 0]), int(bad.sum())
+            raise ValueError(
+                f"{name} labels must be class indices 0…{n_classes - 1} for a model with "
+                f"{n_classes} outputs; found {int(y[i])} at index {i} ({n_bad} out of range in "
+                f"all). Relabel them to 0…{n_classes - 1}, or give the model's last layer as many "
+                "outputs as there are classes")
+
+
+def _check_every_step(device: torch.device) -> bool:
+    """Check the loss for NaN/inf at every step? Free on the CPU; a sync per step on a GPU."""
+    return device.type == "cpu"
+
+
+def _non_finite(epoch: int, step: int, steps: int, x: torch.Tensor, y: torch.Tensor,
+                optimizer: torch.optim.Optimizer, epoch_ran: bool) -> NonFiniteLossError:
+    """The error for a NaN/inf training loss, with a diagnosis: bad inputs, or divergence.
+    ``epoch_ran``: the rest of the epoch was trained on (the GPU way); the weights may be NaN."""
+    found = ""
+    for name, t in (("x", x), ("y", y)):
+        if t.dtype.is_floating_point and not (finite := torch.isfinite(t)).all():
+            row = int((~finite).reshape(len(t), -1).any(1).nonzero()[0, 0])
+            found += (f" The training {name} holds {int((~finite).sum())} NaN/inf value(s), the "
+                      f"first in row {row}: fix or drop those rows (check with "
+                      f"torch.isfinite({name}).all()).")
+    if not found:
+        found = (" The training x and y hold no NaN/inf, so it most likely diverged: try a lower "
+                 f"learning rate (now {optimizer.param_groups[0]['lr']:g}) or gradient clipping; "
+                 "if that does not help, check augment and the model's weights.")
+    if epoch_ran:
+        found += " The epoch ran to its end: build the model afresh, its weights may be NaN."
+    return NonFiniteLossError(
+        f"the training loss became NaN or infinite at epoch {epoch}, step {step} of {steps}; no "
+        f"accuracy is reported for a run like this.{found}", epoch, step)
 
 
 def _place(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -85,26 +149,43 @@ def _accuracy_count(out: torch.Tensor, y: torch.Tensor) -> float:
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
             device: torch.device | None = None, amp: bool = True) -> torch.Tensor:
-    """Model outputs for all of ``x`` (N, ...), in eval mode, as a float32 CPU tensor (N, ...)."""
+    """Model outputs for all of ``x`` (N, ...), in eval mode, as a float32 CPU tensor (N, ...).
+
+    An empty ``x`` (0 rows) gives an empty result of the model's output shape, e.g. (0, 10),
+    from one forward pass on the empty batch; a model that cannot run on an empty batch gets a
+    ``ValueError`` instead of a result of the wrong shape.
+    """
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     outs = []
     try:
-        for i in range(0, len(x), batch_size):
+        for i in range(0, max(len(x), 1), batch_size):  # an empty x: one empty batch
             xb = x[i : i + batch_size].to(device, non_blocking=True)
             with _autocast(device, amp):
-                outs.append(model(xb).float().cpu())
+                try:
+                    outs.append(model(xb).float().cpu())
+                except Exception as exc:
+                    if len(x):
+                        raise
+                    raise ValueError(f"predict got an empty x (shape {tuple(x.shape)}) and the "
+                                     "model cannot run on an empty batch to give the output "
+                                     "shape; skip the call when len(x) == 0") from exc
     finally:
         model.train(was_training)
-    return torch.cat(outs) if outs else torch.empty(0)
+    return torch.cat(outs)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Batch, batch_size: int = 1024,
              loss_fn: Callable = F.cross_entropy, device: torch.device | None = None,
              amp: bool = True) -> tuple[float, float]:
-    """Mean loss and accuracy (0–1; NaN for non-class targets) of ``model`` on ``data = (x, y)``."""
+    """Mean loss and accuracy (0–1; NaN for non-class targets) of ``model`` on ``data = (x, y)``.
+
+    ``x`` (N, ...), ``y`` (N,) class indices (any integer dtype) or float targets. Raises
+    ``ValueError`` for an empty ``data`` or a class index outside 0…C−1 (C: the model's outputs),
+    and :class:`NonFiniteLossError` when a batch's loss is NaN/inf (e.g. NaN inputs).
+    """
     x, y = _check_pair(data, "data")
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -117,11 +198,20 @@ def evaluate(model: nn.Module, data: Batch, batch_size: int = 1024,
             with _autocast(device, amp):
                 out = model(xb)
             out = out.float()
-            total_loss += loss_fn(out, yb).item() * len(xb)
+            if i == 0:
+                _check_labels(out, data=y)
+            loss = loss_fn(out, yb).item()
+            if not math.isfinite(loss):
+                step = i // batch_size + 1
+                raise NonFiniteLossError(
+                    f"evaluate: the loss is {loss} on batch {step} (rows {i}…{i + len(xb) - 1}) "
+                    "of the evaluation data (in fit: the val set); check its inputs with "
+                    "torch.isfinite(x).all(), and the model's weights", None, step)
+            total_loss += loss * len(xb)
             correct += _accuracy_count(out, yb)
     finally:
         model.train(was_training)
-    return total_loss / max(len(x), 1), correct / max(len(x), 1)
+    return total_loss / len(x), correct / len(x)
 
 
 def fit(
@@ -146,7 +236,8 @@ def fit(
 
     Args:
         model: any ``nn.Module`` mapping a batch ``x`` (B, ...) to outputs (B, classes).
-        train, val: ``(x, y)`` tensor pairs; ``y`` (N,) int64 class indices.
+        train, val: ``(x, y)`` tensor pairs, ``x`` (N, ...) and ``y`` (N,) class indices 0…C−1
+            (any integer dtype, used as int64) or, for other losses, float targets.
         epochs, batch_size: the budget; batches are reshuffled every epoch.
         optimizer: defaults to Adam with learning rate ``lr``.
         loss_fn: ``loss_fn(outputs, y)``, mean over the batch (default cross-entropy on logits).
@@ -163,10 +254,17 @@ def fit(
         ``{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "lr"}``, one
         entry per epoch; ``train_*`` are averages over the epoch's batches (dropout on),
         ``val_*`` are NaN without ``val``; ``seconds`` is the training time of the epoch.
+
+    Raises:
+        ValueError: an empty ``train`` or ``val``; a class index outside 0…C−1, where C is the
+            width of the model's (B, C) output, checked at the first batch before any step.
+        NonFiniteLossError: the training loss became NaN/inf (a learning rate too high, NaN
+            inputs), naming the epoch and step. On the CPU it stops at that step; on a GPU the
+            steps are checked without a sync and the error comes at the end of that epoch.
     """
-    x, y = _check_pair(train, "train")
+    x, y = _check_pair(train, "train", "; pass at least one example")
     if val is not None:
-        _check_pair(val, "val")
+        val = _check_pair(val, "val", "; pass val=None to train without validation")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be ≥ 1 (got {epochs}, {batch_size})")
     device = device or get_device(verbose=False)
@@ -176,6 +274,7 @@ def fit(
     sched = scheduler(optimizer, epochs * steps_per_epoch) if scheduler else None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, amp) == torch.float16)
     x, y = _place(x, device), _place(y, device)
+    check_each_step = _check_every_step(device)
     generator = torch.Generator(device="cpu")
     if seed is not None:
         generator.manual_seed(seed)
@@ -191,6 +290,7 @@ def fit(
         order = torch.randperm(len(x), generator=generator).to(x.device)
         total_loss = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
+        first_bad = torch.full((), steps_per_epoch, device=device)  # steps_per_epoch: none yet
         seen = 0
         for i in tqdm(range(steps_per_epoch), desc=f"epoch {epoch}", unit="batch", leave=False,
                       disable=not progress or steps_per_epoch < 20):
@@ -201,7 +301,14 @@ def fit(
                 xb = augment(xb)
             with _autocast(device, amp):
                 out = model(xb)
+                if epoch == 1 and i == 0:  # the output width is known now: check all labels
+                    _check_labels(out, train=y, val=None if val is None else val[1])
                 loss = loss_fn(out.float(), yb)
+            if check_each_step:
+                if not torch.isfinite(loss):
+                    raise _non_finite(epoch, i + 1, steps_per_epoch, x, y, optimizer, False)
+            else:  # remember the first bad step on the device; looked at once per epoch
+                first_bad.masked_fill_(~torch.isfinite(loss.detach()) & (first_bad > i), i)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -216,6 +323,8 @@ def fit(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
+        if not check_each_step and (bad := int(first_bad)) < steps_per_epoch:
+            raise _non_finite(epoch, bad + 1, steps_per_epoch, x, y, optimizer, True)
         train_loss = total_loss.item() / seen
         train_acc = correct.item() / seen if not y.dtype.is_floating_point else math.nan
         val_loss, val_acc = (evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)

@@ -85,3 +85,13 @@ def write_hymenoptera(path: Path, counts: dict[str, int]) -> None:
                 buf = io.BytesIO()
                 img.save(buf, format="PNG")
                 zf.writestr(f"hymenoptera_data/{split}/{cls}/{k}.png", buf.getvalue())
+
+
+def allow_fixture_sizes(monkeypatch) -> None:
+    """Let the loaders' size checks accept the tiny fixtures above instead of the real datasets."""
+    from helpers import data
+
+    monkeypatch.setattr(data, "MNIST_COUNTS", {"train": (20,), "test": (10,)})
+    monkeypatch.setattr(data, "NOTMNIST_COUNTS", {"train": (0,), "test": (3,)})
+    monkeypatch.setattr(data, "CIFAR10_COUNTS", {"train": (20,), "test": (4,)})
+    monkeypatch.setattr(data, "IMDB_COUNTS", {"train": 4, "test": 4})

@@ -24,6 +24,7 @@ def online(tmp_path, monkeypatch):
     monkeypatch.delenv("WORKBOOK_DATA", raising=False)
     monkeypatch.delenv("WORKBOOK_OFFLINE", raising=False)
     monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "cache"))
+    fixtures.allow_fixture_sizes(monkeypatch)
     return tmp_path
 
 
@@ -125,7 +126,7 @@ def test_hymenoptera_wrong_counts_rejected(online, monkeypatch):
     z = online / "hymenoptera_data.zip"
     fixtures.write_hymenoptera(z, {"train": 2, "val": 2})
     monkeypatch.setattr(data, "HYMENOPTERA_URL", z.as_uri())
-    with pytest.raises(CorruptDataError, match="expected"):
+    with pytest.raises(ChecksumError, match="expected"):
         data.load_hymenoptera()
     assert not (online / "cache" / "hymenoptera.npz").exists()
 

@@ -62,6 +62,7 @@ def online(tmp_path, monkeypatch, server):
     monkeypatch.delenv("WORKBOOK_OFFLINE", raising=False)
     monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("WORKBOOK_DOWNLOAD_BASE", url)
+    fixtures.allow_fixture_sizes(monkeypatch)
     return root
 
 

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from helpers import data, plots, train  # noqa: E402
@@ -154,3 +155,139 @@ def test_amp_dtype_without_emulation_keyword(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert train.amp_dtype(torch.device("cuda")) is torch.bfloat16
 
+
+
+# --- no silent wrong results: NaN losses, empty sets, labels outside 0…C−1 ----------------------
+
+CPU = torch.device("cpu")
+
+
+def deep_net():
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                         nn.Linear(16, 3))
+
+
+def small_set(n=64, classes=3):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 4, generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+def _diverge():
+    """A too-high learning rate: SGD at lr 1e6 on a 3-layer ReLU net; the error it raises."""
+    torch.manual_seed(0)
+    model = deep_net()
+    with pytest.raises(train.NonFiniteLossError) as err:
+        train.fit(model, small_set(), epochs=5, batch_size=8, device=CPU, progress=False, seed=0,
+                  optimizer=torch.optim.SGD(model.parameters(), lr=1e6))
+    return err.value
+
+
+def test_fit_stops_when_the_learning_rate_is_too_high(monkeypatch):
+    exc = _diverge()
+    assert isinstance(exc, FloatingPointError) and exc.epoch == 1 and 1 < exc.step <= 8
+    msg = str(exc)
+    assert f"epoch 1, step {exc.step} of 8" in msg
+    assert "lower learning rate" in msg and "1e+06" in msg and "x and y hold no NaN/inf" in msg
+    # the GPU way (no sync per step: the first bad step is kept on the device) names the same step
+    monkeypatch.setattr(train, "_check_every_step", lambda device: False)
+    late = _diverge()
+    assert (late.epoch, late.step) == (exc.epoch, exc.step)
+
+
+@pytest.mark.parametrize("each_step", [True, False])
+def test_fit_stops_at_the_batch_with_a_nan_pixel(monkeypatch, each_step):
+    monkeypatch.setattr(train, "_check_every_step", lambda device: each_step)
+    x, y = torch.rand(40, 1, 4, 4), torch.randint(0, 3, (40,))
+    x[17, 0, 2, 3] = math.nan
+    has_nan = []  # per step of epoch 1: does its batch hold the NaN pixel?
+
+    def spy(xb):
+        has_nan.append(bool(xb.isnan().any()))
+        return xb
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    with pytest.raises(train.NonFiniteLossError, match="torch.isfinite") as err:
+        train.fit(model, (x, y), epochs=3, batch_size=8, augment=spy, device=CPU, progress=False,
+                  seed=0)
+    step = has_nan.index(True) + 1
+    assert (err.value.epoch, err.value.step) == (1, step)
+    assert f"epoch 1, step {step} of 5" in str(err.value)
+    assert "1 NaN/inf value(s), the first in row 17" in str(err.value)
+    if each_step:  # on the CPU it stops before that batch's update: the weights stay finite
+        assert len(has_nan) == step
+        assert all(torch.isfinite(p).all() for p in model.parameters())
+        assert "afresh" not in str(err.value)
+    else:
+        assert len(has_nan) == 5  # the rest of the epoch ran; the check came at its end
+        assert "build the model afresh" in str(err.value)
+
+
+def test_evaluate_rejects_a_nan_loss():
+    x, y = small_set(10)
+    x[7, 1] = math.inf
+    with pytest.raises(train.NonFiniteLossError, match=r"batch 2 \(rows 4…7\)"):
+        train.evaluate(deep_net(), (x, y), batch_size=4)
+
+
+def test_empty_sets_are_rejected_by_name():
+    x, y = small_set()
+    empty = (x[:0], y[:0])
+    with pytest.raises(ValueError, match="train is empty.*at least one example"):
+        train.fit(deep_net(), empty, device=CPU, progress=False)
+    with pytest.raises(ValueError, match=r"val is empty.*val=None"):
+        train.fit(deep_net(), (x, y), empty, device=CPU, progress=False)
+    with pytest.raises(ValueError, match="data is empty"):
+        train.evaluate(deep_net(), empty)
+
+
+def test_predict_on_empty_input_has_the_output_shape():
+    model = deep_net()
+    assert train.predict(model, torch.zeros(0, 4)).shape == (0, 3)
+    assert train.predict(model, torch.zeros(5, 4)).shape == (5, 3)
+
+    class NeedsRows(nn.Module):  # cannot run on an empty batch
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return self.w * x.view(len(x), -1)
+
+    with pytest.raises(ValueError, match="empty batch"):
+        train.predict(NeedsRows(), torch.zeros(0, 4))
+
+
+@pytest.mark.parametrize("bad, pos", [(12, 37), (-1, 0), (3, 63)])
+def test_fit_checks_labels_before_training(bad, pos):
+    x, y = small_set()
+    y[pos] = bad
+    model = deep_net()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=f"train labels must be class indices 0…2 for a model with "
+                                         f"3 outputs; found {bad} at index {pos}"):
+        train.fit(model, (x, y), epochs=1, batch_size=8, device=CPU, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())), "no step was taken"
+    with pytest.raises(ValueError, match=f"val labels .* found {bad} at index {pos}"):
+        train.fit(model, small_set(), (x, y), epochs=1, device=CPU, progress=False)
+    with pytest.raises(ValueError, match=f"data labels .* found {bad} at index {pos}"):
+        train.evaluate(model, (x, y))
+
+
+def test_other_integer_labels_and_float_targets_still_train():
+    x, y = small_set()
+    runs = {}
+    for dtype in (torch.int64, torch.int32, torch.uint8):
+        torch.manual_seed(0)
+        runs[dtype] = train.fit(deep_net(), (x, y.to(dtype)), (x, y.to(dtype)), epochs=2,
+                                batch_size=16, device=CPU, progress=False, seed=0)
+    del runs[torch.int64]["seconds"], runs[torch.int32]["seconds"], runs[torch.uint8]["seconds"]
+    assert runs[torch.int32] == runs[torch.int64] == runs[torch.uint8]
+    assert 0 <= runs[torch.uint8]["val_acc"][-1] <= 1
+    # regression (float targets, MSE): no label check, accuracy NaN
+    torch.manual_seed(0)
+    reg = nn.Linear(4, 1)
+    hist = train.fit(reg, (x, x.sum(1)), (x, x.sum(1)), epochs=30, batch_size=16, lr=0.05,
+                     loss_fn=lambda out, t: F.mse_loss(out.squeeze(1), t), device=CPU,
+                     progress=False, seed=0)
+    assert hist["val_loss"][-1] < 0.1 * hist["train_loss"][0]
+    assert math.isnan(hist["train_acc"][-1]) and math.isnan(hist["val_acc"][-1])
