@@ -1,26 +1,43 @@
-"""Run every notebook and write a results table: notebook, mode, device, seconds, headline metric.
+"""Run notebooks and write a results table: notebook, mode, device, seconds, headline metric.
 
     python -m helpers.report                 # full mode, every notebook in notebooks/
     python -m helpers.report --mode quick 01_mnist_one_layer.ipynb
-    python -m helpers.report --out reports   # also keep the executed notebooks there
+    python -m helpers.report --out reports   # keep results and the executed notebooks there
+    python -m helpers.report --table reports/results-full.json   # the README table of a results file
 
 Each notebook prints its device (``Using device: …``, from :func:`helpers.device.get_device`) and
 one headline line via :func:`headline`; the runner reads both from the outputs.
+
+A notebook that fails (a failing cell, a cell past its time limit, a kernel that dies) becomes a
+row with status ``error: …`` and the next notebook still runs. With ``--out DIR`` the results are
+written after every notebook, each time atomically, to ``DIR/results-<mode>.json`` (one object per
+notebook: notebook, mode, device, seconds, headline, status, date, hardware) and
+``DIR/results-<mode>.md``; rows already in that json for notebooks not re-run are kept, so one
+notebook can be re-measured on its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
+import platform
 import re
+import shutil
+import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 HEADLINE = re.compile(r"^Headline: (?P<name>.+?) = (?P<value>.+)$", re.M)
 DEVICE = re.compile(r"^Using device: (?P<device>.+)$", re.M)
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+COLUMNS = ("notebook", "mode", "device", "seconds", "headline", "status")
 
 
 def headline(name: str, value: float, percent: bool = True) -> None:
@@ -45,8 +62,8 @@ def summarize_outputs(nb: dict) -> dict[str, str]:
 def kernel_env(mode: str) -> dict[str, str]:
     """This process's environment for a kernel in ``mode``; folder variables made absolute.
 
-    Kernels start in ``notebooks/``, so ``WORKBOOK_DATA=../mirror`` given at the repository
-    root would otherwise point somewhere else.
+    Kernels start in the notebook's folder, so ``WORKBOOK_DATA=../mirror`` given at the
+    repository root would otherwise point somewhere else.
     """
     env = {**os.environ, "WORKBOOK_MODE": mode}
     for var in ("WORKBOOK_DATA", "WORKBOOK_CACHE"):
@@ -55,57 +72,221 @@ def kernel_env(mode: str) -> dict[str, str]:
     return env
 
 
-def run_notebook(path: Path, mode: str, timeout: int = 3600, out_dir: Path | None = None) -> dict:
-    """Execute one notebook in ``mode`` with a fresh kernel; return its row of the table."""
-    import nbformat
-    from nbclient import NotebookClient
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in ANSI.sub("", text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def error_status(exc: BaseException) -> str:
+    """The ``error: …`` status of a notebook whose execution raised ``exc``.
+
+    A failing cell gives its exception line (``AssertionError: …``); anything else (a dead
+    kernel, a cell past its time limit, a kernel that would not start) its type and first line.
+    """
     from nbclient.exceptions import CellExecutionError
 
+    if isinstance(exc, CellExecutionError):
+        lines = [ln for ln in ANSI.sub("", str(exc)).strip().splitlines() if ln.strip()]
+        reason = lines[-1].strip() if lines else type(exc).__name__
+    else:
+        reason = f"{type(exc).__name__}: {_first_line(str(exc))}".rstrip(": ")
+    return f"error: {reason[:160]}"
+
+
+def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path | None = None,
+                 budget_s: float | None = None) -> dict:
+    """Execute one notebook (any path) in ``mode`` with a fresh kernel; return its row of the table.
+
+    Never raises for what happens inside the kernel: a failing cell, a cell past ``timeout``
+    seconds, the whole notebook past ``budget_s`` seconds or a kernel that dies give
+    ``status = "error: …"``, and the kernel is shut down in every case. The kernel starts in the
+    notebook's folder. ``out_dir``: also keep the executed notebook (outputs as far as it got) there.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
+    deadline = start + budget_s if budget_s is not None else None
+
+    def cell_timeout(cell) -> int | None:
+        per_cell = timeout if timeout and timeout > 0 else None  # 0 or negative: no limit per cell
+        if deadline is None:
+            return per_cell
+        left = max(1, int(deadline - time.perf_counter()) + 1)
+        return left if per_cell is None else min(per_cell, left)
+
+    client = NotebookClient(nb, timeout=timeout, timeout_func=cell_timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
     status = "ok"
     try:
         client.execute(env=kernel_env(mode))
-    except CellExecutionError as exc:
-        status = f"error: {str(exc).strip().splitlines()[-1][:120]}"
+    except Exception as exc:  # noqa: BLE001 - one notebook's failure of any kind is its row's status
+        status = error_status(exc)
+    finally:
+        # nbclient shuts its kernel down on the way out and then forgets it (km = None); a kernel
+        # manager still held here means that shutdown did not happen: do it now.
+        if client.km is not None:
+            with contextlib.suppress(Exception):
+                client._cleanup_kernel()
     seconds = time.perf_counter() - start
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out_dir / path.name)
+        from .download import atomic_path
+
+        with atomic_path(Path(out_dir) / path.name) as tmp:
+            nbformat.write(nb, str(tmp))
     return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1), "status": status,
-            **summarize_outputs(json.loads(nbformat.writes(nb)))}
+            **summarize_outputs(json.loads(nbformat.writes(nb))),
+            "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware")) and ":" in line:
+                return " ".join(line.split(":", 1)[1].split())
+    if platform.system() == "Darwin":
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
+                                  text=True, timeout=10).stdout.strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _memory_gb() -> float | None:
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    return None
+
+
+def _gpus() -> list[str]:
+    if not shutil.which("nvidia-smi"):
+        return []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+        return [ln.strip() for ln in out.stdout.splitlines() if ln.strip()] if out.returncode == 0 else []
+    return []
+
+
+@functools.lru_cache(maxsize=1)
+def hardware() -> str:
+    """A short description of this machine: CPU model, CPUs usable, memory, NVIDIA GPUs."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 0
+    parts = [_cpu_model(), f"{cpus} CPUs"]
+    mem = _memory_gb()
+    if mem:
+        parts.append(f"{mem:.0f} GB memory")
+    gpus = _gpus()
+    if gpus:
+        parts.append(", ".join(f"{gpus.count(g)}× {g}" if gpus.count(g) > 1 else g
+                               for g in dict.fromkeys(gpus)))
+    elif platform.system() == "Darwin" and platform.machine() == "arm64":
+        parts.append("Apple GPU")
+    else:
+        parts.append("no GPU")
+    return " · ".join(parts)
+
+
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def table(rows: list[dict]) -> str:
     """A Markdown table of report rows."""
-    lines = ["| notebook | mode | device | seconds | headline | status |", "|---|---|---|---|---|---|"]
-    lines += [f"| `{r['notebook']}` | {r['mode']} | {r['device']} | {r['seconds']:.0f} | {r['headline']} | "
-              f"{r['status']} |" for r in rows]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += [f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {r['seconds']:.0f} | "
+              f"{_cell(r['headline'])} | {_cell(r['status'])} |" for r in rows]
     return "\n".join(lines)
+
+
+def load_results(path: Path) -> list[dict]:
+    """The rows of a ``results-<mode>.json``; an empty list when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "notebook" in r for r in rows):
+        raise ValueError(f"{path} is not a results file (a JSON list of rows with a 'notebook' key)")
+    return rows
+
+
+def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """``old`` rows with those of the notebooks in ``new`` replaced by the new ones, sorted by notebook."""
+    merged = {r["notebook"]: r for r in old}
+    merged.update({r["notebook"]: r for r in new})
+    return [merged[name] for name in sorted(merged)]
+
+
+def write_results(out_dir: Path, mode: str, rows: list[dict]) -> Path:
+    """Write ``results-<mode>.json`` and ``results-<mode>.md`` in ``out_dir`` (each atomically)."""
+    from .download import atomic_path
+
+    out_dir = Path(out_dir)
+    target = out_dir / f"results-{mode}.json"
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    with atomic_path(out_dir / f"results-{mode}.md") as tmp:
+        tmp.write_text(table(rows) + "\n", encoding="utf-8")
+    return target
+
+
+def readme_table(results: Path) -> str:
+    """The Markdown table of a results json, then one line saying when and on what it was measured."""
+    rows = load_results(results)
+    if not rows:
+        raise ValueError(f"{results}: no results")
+    for r in rows:
+        missing = [c for c in COLUMNS if c not in r]
+        if missing:
+            raise ValueError(f"{results}: row {r.get('notebook')!r} lacks {', '.join(missing)}")
+    dates = sorted({str(r["date"])[:10] for r in rows if r.get("date")})
+    machines = list(dict.fromkeys(str(r["hardware"]) for r in rows if r.get("hardware")))
+    when = (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}") if dates else "date not recorded"
+    where = "; ".join(machines) or "hardware not recorded"
+    return f"{table(rows)}\n\nMeasured {when} on {where}."
+
+
+def notebook_path(name: str) -> Path:
+    """A notebook given on the command line: a path to a file, else a file name in notebooks/."""
+    given = Path(name).expanduser()
+    return given if given.is_file() else NOTEBOOKS / name
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", help="notebook file names (default: all in notebooks/)")
+    parser.add_argument("notebooks", nargs="*",
+                        help="notebook file names in notebooks/ or paths (default: all in notebooks/)")
     parser.add_argument("--mode", choices=("quick", "full"), default="full")
-    parser.add_argument("--out", type=Path, default=None, help="folder for executed notebooks and results")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the results (written after every notebook) and the executed notebooks")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument("--table", type=Path, metavar="RESULTS_JSON",
+                        help="print the README table of a results json and exit (runs nothing)")
     args = parser.parse_args(argv)
-    folder = ROOT / "notebooks"
-    paths = [folder / n for n in args.notebooks] if args.notebooks else sorted(folder.glob("*.ipynb"))
-    rows = []
+    if args.table is not None:
+        print(readme_table(args.table))
+        return 0
+    paths = [notebook_path(n) for n in args.notebooks] if args.notebooks else sorted(NOTEBOOKS.glob("*.ipynb"))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    results = args.out / f"results-{args.mode}.json" if args.out is not None else None
+    rows = load_results(results) if results is not None else []
+    ran = []
     for path in paths:
         print(f"running {path.name} ({args.mode}) …", file=sys.stderr, flush=True)
-        rows.append(run_notebook(path, args.mode, args.timeout, args.out))
-        print(f"  {rows[-1]['seconds']:.0f} s, {rows[-1]['status']}, {rows[-1]['headline']}", file=sys.stderr)
-    result = table(rows)
-    print(result)
-    if args.out is not None:
-        (args.out / f"results-{args.mode}.md").write_text(result + "\n", encoding="utf-8")
-        (args.out / f"results-{args.mode}.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    return 0 if all(r["status"] == "ok" for r in rows) else 1
+        row = run_notebook(path, args.mode, args.timeout, args.out)
+        ran.append(row)
+        rows = merge_rows(rows, [row])
+        if args.out is not None:
+            write_results(args.out, args.mode, rows)
+        print(f"  {row['seconds']:.0f} s, {row['status']}, {row['headline']}", file=sys.stderr, flush=True)
+    print(table(rows))
+    return 0 if all(r["status"] == "ok" for r in ran) else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,27 @@
+import contextlib
+import json
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
 import nbformat
+import pytest
 
 from helpers import report
+
+ROW_KEYS = {"notebook", "mode", "device", "seconds", "headline", "status", "date", "hardware"}
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+OK_CELLS = ("import os\nprint('Using device: cpu (test)')\nprint(os.environ['WORKBOOK_MODE'])",
+            "from helpers.report import headline\nheadline('answer', 42, percent=False)")
 
 
 def test_headline_format_is_parsed(capsys):
@@ -14,19 +35,105 @@ def test_headline_format_is_parsed(capsys):
 
 
 def test_run_notebook_executes_and_reports(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import os\nprint('Using device: cpu (test)')\nprint(os.environ['WORKBOOK_MODE'])"),
-                nbformat.v4.new_code_cell("from helpers.report import headline\nheadline('answer', 42, percent=False)")]
-    path = tmp_path / "99_demo.ipynb"
-    nbformat.write(nb, path)
+    path = _notebook(tmp_path / "99_demo.ipynb", *OK_CELLS)
     row = report.run_notebook(path, "quick", timeout=120, out_dir=tmp_path / "out")
     assert row["status"] == "ok" and row["device"] == "cpu (test)" and row["headline"] == "answer = 42"
-    assert (tmp_path / "out" / "99_demo.ipynb").exists()
+    assert set(row) == ROW_KEYS and row["mode"] == "quick" and row["hardware"]
+    datetime.fromisoformat(row["date"])
+    executed = nbformat.read(tmp_path / "out" / "99_demo.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "Using device: cpu (test)\nquick\n"
     assert "| `99_demo.ipynb` | quick | cpu (test) |" in report.table([row])
-    bad = nbformat.v4.new_notebook()
-    bad.cells = [nbformat.v4.new_code_cell("assert 1 == 2, 'lesson claim failed'")]
-    nbformat.write(bad, tmp_path / "98_bad.ipynb")
-    assert report.run_notebook(tmp_path / "98_bad.ipynb", "quick", timeout=120)["status"].startswith("error")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # Linux: a zombie has exited and only waits to be reaped
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def test_hung_notebook_stops_at_its_budget_and_its_kernel_is_shut_down(tmp_path):
+    path = _notebook(tmp_path / "97_hangs.ipynb", "import os\nprint(os.getpid())",
+                     "import time\ntime.sleep(600)")
+    start = time.monotonic()
+    row = report.run_notebook(path, "quick", timeout=600, out_dir=tmp_path / "out", budget_s=6)
+    assert time.monotonic() - start < 60
+    assert row["status"].startswith("error: CellTimeoutError"), row["status"]
+    pid = int(nbformat.read(tmp_path / "out" / "97_hangs.ipynb", as_version=4).cells[0].outputs[0]["text"])
+    deadline = time.monotonic() + 10
+    while _running(pid):
+        assert time.monotonic() < deadline, f"the hung kernel (pid {pid}) is still running"
+        time.sleep(0.2)
+
+
+def test_report_survives_failures_writes_after_each_notebook_and_merges(tmp_path, monkeypatch, capsys):
+    paths = [_notebook(tmp_path / "01_ok.ipynb", *OK_CELLS),
+             _notebook(tmp_path / "02_dies.ipynb", "print('Using device: cpu (test)')", "import os; os._exit(1)",
+                       "print('never')"),
+             _notebook(tmp_path / "03_fails.ipynb", "assert 1 == 2, 'lesson claim failed'")]
+    out = tmp_path / "out"
+    results = out / "results-quick.json"
+    on_disk_before = []
+    run = report.run_notebook
+
+    def spy(path, *args, **kwargs):
+        on_disk_before.append([r["notebook"] for r in report.load_results(results)])
+        return run(path, *args, **kwargs)
+
+    monkeypatch.setattr(report, "run_notebook", spy)
+    assert report.main(["--mode", "quick", "--out", str(out), *map(str, paths)]) == 1
+    assert on_disk_before == [[], ["01_ok.ipynb"], ["01_ok.ipynb", "02_dies.ipynb"]]
+    rows = {r["notebook"]: r for r in json.loads(results.read_text(encoding="utf-8"))}
+    assert list(rows) == ["01_ok.ipynb", "02_dies.ipynb", "03_fails.ipynb"]
+    assert all(set(r) == ROW_KEYS and r["mode"] == "quick" for r in rows.values())
+    assert rows["01_ok.ipynb"]["status"] == "ok" and rows["01_ok.ipynb"]["headline"] == "answer = 42"
+    assert rows["02_dies.ipynb"]["status"].startswith("error: DeadKernelError"), rows["02_dies.ipynb"]
+    assert rows["02_dies.ipynb"]["device"] == "cpu (test)"  # outputs up to the death are kept
+    assert rows["03_fails.ipynb"]["status"] == "error: AssertionError: lesson claim failed"
+    md = (out / "results-quick.md").read_text(encoding="utf-8")
+    assert "| `02_dies.ipynb` | quick | cpu (test) |" in md and "| `03_fails.ipynb` |" in md
+    assert report.table(list(rows.values())) in capsys.readouterr().out
+    assert not list(out.glob(".*.part")), "a temporary file was left behind"
+
+    # re-run one notebook (fixed): its row is replaced, the others are kept as they were
+    _notebook(paths[2], "from helpers.report import headline\nheadline('fixed', 0.5)")
+    assert report.main(["--mode", "quick", "--out", str(out), str(paths[2])]) == 0
+    merged = {r["notebook"]: r for r in report.load_results(results)}
+    assert list(merged) == list(rows)
+    assert merged["01_ok.ipynb"] == rows["01_ok.ipynb"] and merged["02_dies.ipynb"] == rows["02_dies.ipynb"]
+    assert merged["03_fails.ipynb"]["status"] == "ok" and merged["03_fails.ipynb"]["headline"] == "fixed = 50.00%"
+    assert not (out / "results-full.json").exists()
+
+
+def test_merge_rows_replaces_by_notebook_and_sorts():
+    old = [{"notebook": "02.ipynb", "v": 1}, {"notebook": "01.ipynb", "v": 1}]
+    assert report.merge_rows(old, [{"notebook": "02.ipynb", "v": 2}, {"notebook": "00.ipynb", "v": 2}]) == [
+        {"notebook": "00.ipynb", "v": 2}, {"notebook": "01.ipynb", "v": 1}, {"notebook": "02.ipynb", "v": 2}]
+
+
+def test_readme_table_from_results(tmp_path, capsys):
+    rows = [{"notebook": "10_x.ipynb", "mode": "full", "device": "cpu (2 threads)", "seconds": 97.6,
+             "headline": "train accuracy = 99.10%", "status": "ok", "date": "2026-11-24T10:00:00+00:00",
+             "hardware": "AMD EPYC · 2 CPUs · 24 GB memory · no GPU"},
+            {"notebook": "11_y.ipynb", "mode": "full", "device": "cpu (2 threads)", "seconds": 12.0,
+             "headline": "?", "status": "error: ValueError: a | b", "date": "2026-11-25T09:00:00+00:00",
+             "hardware": "AMD EPYC · 2 CPUs · 24 GB memory · no GPU"}]
+    path = report.write_results(tmp_path, "full", rows)
+    assert path == tmp_path / "results-full.json"
+    assert report.main(["--table", str(path)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[:4] == [
+        "| notebook | mode | device | seconds | headline | status |",
+        "|---|---|---|---|---|---|",
+        "| `10_x.ipynb` | full | cpu (2 threads) | 98 | train accuracy = 99.10% | ok |",
+        "| `11_y.ipynb` | full | cpu (2 threads) | 12 | ? | error: ValueError: a \\| b |"]
+    assert printed[-1] == "Measured 2026-11-24 to 2026-11-25 on AMD EPYC · 2 CPUs · 24 GB memory · no GPU."
+    path.write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a results file"):
+        report.readme_table(path)
 
 
 def test_kernel_env_makes_data_folders_absolute(monkeypatch, tmp_path):
