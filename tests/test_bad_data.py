@@ -162,11 +162,11 @@ def test_unwritable_cache_with_an_lzma_mirror_file(env, monkeypatch, cache_kind)
 
 def test_relative_mirror_path_shows_what_was_tried(env, monkeypatch):
     monkeypatch.chdir(env)
-    monkeypatch.setenv("WORKBOOK_DATA", "../shared-data-typo")
+    monkeypatch.setenv("WORKBOOK_DATA", "../mirror-typo")
     with pytest.raises(data.DataNotFoundError) as err:
         download.mirror_dir()
     message = str(err.value)
-    assert str((env / "../shared-data-typo").resolve()) in message and str(env) in message
+    assert str((env / "../mirror-typo").resolve()) in message and str(env) in message
     assert "absolute path" in message
 
 
