@@ -107,7 +107,7 @@ def convert_8bit(arrays: dict[str, np.ndarray]) -> torchvision.models.MobileNetV
     Raises:
         CorruptDataError: the arrays do not describe MobileNetV2 1.0 (wrong count or shapes).
     """
-    model = torchvision.models.mobilenet_v2(weights=None)
+    model = convert_skeleton()  # stride-2 convolutions already pad as TensorFlow does
     pairs = _conv_bn_pairs(model)
     n_convs = len(arrays["conv_stride"])
     if n_convs != len(pairs) + 1:
@@ -121,17 +121,12 @@ def convert_8bit(arrays: dict[str, np.ndarray]) -> torchvision.models.MobileNetV
         return torch.from_numpy(w), torch.from_numpy(b)
 
     with torch.no_grad():
-        for k, (parent, name, conv, bn) in enumerate(pairs):
+        for k, (_, _, conv, bn) in enumerate(pairs):
             weight, bias = dequantised(k)
             if weight.shape != conv.weight.shape or int(arrays["conv_stride"][k]) != conv.stride[0]:
                 raise CorruptDataError(f"convolution {k}: file has {tuple(weight.shape)} stride "
                                        f"{arrays['conv_stride'][k]}, MobileNetV2 wants {tuple(conv.weight.shape)} "
                                        f"stride {conv.stride[0]}")
-            if conv.stride[0] == 2:  # TensorFlow pads stride-2 convolutions asymmetrically
-                same = Conv2dTFSame(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                                    padding=0, groups=conv.groups, bias=False)
-                setattr(parent, name, same)
-                conv = same
             conv.weight.copy_(weight)
             # batch norm folded into the convolution: make BN the identity plus the folded bias
             bn.weight.fill_(1.0)
