@@ -4,6 +4,7 @@
     python -m helpers.report --mode quick 01_mnist_one_layer.ipynb
     python -m helpers.report --out reports   # keep results and the executed notebooks there
     python -m helpers.report --table reports/results-full.json   # the README table of a results file
+    python -m helpers.report --readme        # regenerate README.md's tables from reports/*.json
 
 Each notebook prints its device (``Using device: …``, from :func:`helpers.device.get_device`) and
 one headline line via :func:`headline`; the runner reads both from the outputs.
@@ -196,10 +197,12 @@ def _cell(value) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    """A Markdown table of report rows."""
+    """A Markdown table of report rows (a row without ``seconds`` shows a dash)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += [f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {r['seconds']:.0f} | "
-              f"{_cell(r['headline'])} | {_cell(r['status'])} |" for r in rows]
+    for r in rows:
+        secs = f"{r['seconds']:.0f}" if isinstance(r.get("seconds"), (int, float)) else "—"
+        lines.append(f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | "
+                     f"{_cell(r['headline'])} | {_cell(r['status'])} |")
     return "\n".join(lines)
 
 
@@ -234,20 +237,58 @@ def write_results(out_dir: Path, mode: str, rows: list[dict]) -> Path:
     return target
 
 
-def readme_table(results: Path) -> str:
-    """The Markdown table of a results json, then one line saying when and on what it was measured."""
+def readme_table(results: Path, notebooks: list[str] | None = None) -> str:
+    """The Markdown table of a results json, then one line saying when and on what it was measured.
+
+    ``notebooks``: names that must each have a row; one missing from the json gets a
+    "not yet measured" row, so the table always lists the whole workbook.
+    """
     rows = load_results(results)
-    if not rows:
+    if not rows and not notebooks:
         raise ValueError(f"{results}: no results")
     for r in rows:
         missing = [c for c in COLUMNS if c not in r]
         if missing:
             raise ValueError(f"{results}: row {r.get('notebook')!r} lacks {', '.join(missing)}")
+    mode = rows[0]["mode"] if rows else "?"
+    have = {r["notebook"] for r in rows}
+    rows = merge_rows([{"notebook": n, "mode": mode, "device": "—", "seconds": None, "headline": "—",
+                        "status": "not yet measured"} for n in notebooks or [] if n not in have], rows)
     dates = sorted({str(r["date"])[:10] for r in rows if r.get("date")})
     machines = list(dict.fromkeys(str(r["hardware"]) for r in rows if r.get("hardware")))
     when = (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}") if dates else "date not recorded"
     where = "; ".join(machines) or "hardware not recorded"
     return f"{table(rows)}\n\nMeasured {when} on {where}."
+
+
+README_BLOCK = re.compile(r"(<!-- results: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
+
+
+def update_readme(readme: Path = ROOT / "README.md", write: bool = True) -> list[str]:
+    """Regenerate every results table in ``readme``; return the results files whose table changed.
+
+    A table is the text between ``<!-- results: reports/results-full.json -->`` (a path relative
+    to the README) and ``<!-- /results -->``; it lists every notebook in ``notebooks/``. With
+    ``write=False`` nothing is written: a non-empty answer means the README is out of date.
+    """
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8")
+    names = [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    changed = []
+
+    def render(m: re.Match) -> str:
+        body = readme_table(readme.parent / m["path"], names) + "\n"
+        if body != m["body"]:
+            changed.append(m["path"])
+        return m.group(1) + body + m.group(4)
+
+    new = README_BLOCK.sub(render, text)
+    if changed and write:
+        from .download import atomic_path
+
+        with atomic_path(readme) as tmp:
+            tmp.write_text(new, encoding="utf-8")
+    return changed
 
 
 def notebook_path(name: str) -> Path:
@@ -266,9 +307,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     parser.add_argument("--table", type=Path, metavar="RESULTS_JSON",
                         help="print the README table of a results json and exit (runs nothing)")
+    parser.add_argument("--readme", action="store_true",
+                        help="regenerate README.md's results tables from their json files and exit")
     args = parser.parse_args(argv)
     if args.table is not None:
         print(readme_table(args.table))
+        return 0
+    if args.readme:
+        changed = update_readme()
+        print(f"README.md: {len(changed)} table(s) regenerated" + (f" ({', '.join(changed)})" if changed else ""))
         return 0
     paths = [notebook_path(n) for n in args.notebooks] if args.notebooks else sorted(NOTEBOOKS.glob("*.ipynb"))
     missing = [str(p) for p in paths if not p.is_file()]

@@ -338,8 +338,10 @@ def fit(
 
 
 def summarize(history: History) -> str:
-    """One line on the last epoch: losses, accuracies and total training seconds."""
+    """One line on the last epoch: losses, accuracies and total training seconds (val only if given)."""
     last = {k: v[-1] for k, v in history.items()}
-    return (f"{int(last['epoch'])} epochs, {sum(history['seconds']):.1f} s: train loss "
-            f"{last['train_loss']:.4f} acc {last['train_acc']:.2%} | val loss {last['val_loss']:.4f} "
-            f"acc {last['val_acc']:.2%}")
+    line = (f"{int(last['epoch'])} epochs, {sum(history['seconds']):.1f} s: train loss "
+            f"{last['train_loss']:.4f} acc {last['train_acc']:.2%}")
+    if last["val_loss"] == last["val_loss"]:  # NaN without a validation set
+        line += f" | val loss {last['val_loss']:.4f} acc {last['val_acc']:.2%}"
+    return line

@@ -144,3 +144,32 @@ def test_kernel_env_makes_data_folders_absolute(monkeypatch, tmp_path):
     assert env["WORKBOOK_MODE"] == "quick"
     assert env["WORKBOOK_DATA"] == str((tmp_path / "../mirror").resolve())
     assert env["WORKBOOK_CACHE"] == ""
+
+
+def test_update_readme_regenerates_tables_and_lists_every_notebook(tmp_path):
+    rows = [{"notebook": "01_mnist_one_layer.ipynb", "mode": "full", "device": "cpu (2 threads)", "seconds": 28.3,
+             "headline": "1-layer NumPy test accuracy = 92.47%", "status": "ok",
+             "date": "2026-11-23T18:15:05+00:00", "hardware": "x86 · 2 CPUs · 24 GB memory · no GPU"}]
+    report.write_results(tmp_path / "reports", "full", rows)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results: reports/results-full.json -->\nstale | 1 |\n<!-- /results -->\nend\n",
+                      encoding="utf-8")
+    assert report.update_readme(readme, write=False) == ["reports/results-full.json"]
+    assert "stale" in readme.read_text(encoding="utf-8")  # write=False only says it is out of date
+    assert report.update_readme(readme) == ["reports/results-full.json"]
+    text = readme.read_text(encoding="utf-8")
+    assert "stale" not in text and text.startswith("intro\n") and text.endswith("<!-- /results -->\nend\n")
+    assert "| `01_mnist_one_layer.ipynb` | full | cpu (2 threads) | 28 | 1-layer NumPy test accuracy = 92.47% | ok |" in text
+    assert "| `05_rnn_sentiment.ipynb` | full | — | — | — | not yet measured |" in text
+    assert "Measured 2026-11-23 on x86 · 2 CPUs · 24 GB memory · no GPU." in text
+    assert report.update_readme(readme) == []  # now current
+    (tmp_path / "reports" / "results-full.json").unlink()
+    rows[0]["seconds"] = 30.0
+    report.write_results(tmp_path / "reports", "full", rows)
+    assert report.update_readme(readme, write=False) == ["reports/results-full.json"]
+
+
+def test_readme_tables_are_generated_from_the_results_files():
+    stale = report.update_readme(report.ROOT / "README.md", write=False)
+    assert not stale, f"README.md is out of date with {stale}: run python -m helpers.report --readme"
+    assert report.README_BLOCK.search((report.ROOT / "README.md").read_text(encoding="utf-8"))
