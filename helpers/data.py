@@ -656,6 +656,60 @@ def subset(n: int | None, *arrays, seed: int = 0):
     return out if len(out) > 1 else out[0]
 
 
+def validation_split(n_val: int | float, *arrays, seed: int = 0, stratify: bool = True):
+    """Carve a validation split out of training data: ``(train parts), (validation parts)``.
+
+    The rule the workbook follows: train on the training part, make every choice (a learning
+    rate, an architecture, an epoch, a temperature) on the validation part, and evaluate the
+    test set once, at the end. This function is the one place that carves that split.
+
+    Args:
+        n_val: how many rows go to validation (an int), or a fraction of them in (0, 1).
+        arrays: NumPy arrays, tensors or lists of the same length N, e.g. ``x (N, …), y (N,)``;
+            the same rows are taken from each.
+        seed: the split is random but reproducible.
+        stratify: the last array holds class labels; each class gives the same fraction of its
+            rows, so validation has the class balance of the training data.
+
+    Returns:
+        Two tuples, each with one entry per array (the entry itself for a single array), rows in
+        their original order. Example: ``(x_tr, y_tr), (x_val, y_val) = validation_split(5000, x, y)``.
+    """
+    if not arrays:
+        raise TypeError("validation_split needs at least one array, e.g. validation_split(5000, x, y)")
+    length = len(arrays[0])
+    if any(len(a) != length for a in arrays):
+        raise ValueError(f"arrays differ in length: {[len(a) for a in arrays]}")
+    if isinstance(n_val, float):
+        if not 0 < n_val < 1:
+            raise ValueError(f"a fraction n_val must be in (0, 1), got {n_val}")
+        n_val = round(n_val * length)
+    if not 1 <= n_val < length:
+        raise ValueError(f"n_val = {n_val} leaves nothing to train or validate on: use 1 … {length - 1} rows")
+    rng = np.random.default_rng(seed)
+    if stratify:
+        labels = np.asarray(arrays[-1])
+        if labels.ndim != 1:
+            raise ValueError("stratify=True reads class labels from the last array, which must be 1-D; "
+                             "pass the labels last or use stratify=False")
+        classes, counts = np.unique(labels, return_counts=True)
+        share = counts * n_val / length  # largest remainders: the shares add up to exactly n_val
+        take = np.floor(share).astype(int)
+        take[np.argsort(take - share)[: n_val - take.sum()]] += 1
+        val = np.concatenate([rng.choice(np.flatnonzero(labels == c), k, replace=False)
+                              for c, k in zip(classes, take)])
+    else:
+        val = rng.choice(length, size=n_val, replace=False)
+    is_val = np.zeros(length, dtype=bool)
+    is_val[val] = True
+    parts = []
+    for keep in (np.flatnonzero(~is_val), np.flatnonzero(is_val)):
+        out = tuple([a[i] for i in keep] if isinstance(a, list)
+                    else a[torch.from_numpy(keep)] if isinstance(a, torch.Tensor) else a[keep] for a in arrays)
+        parts.append(out if len(out) > 1 else out[0])
+    return parts[0], parts[1]
+
+
 # --------------------------------------------------------------------------------------------
 # A mirror folder for an offline classroom: python -m helpers.data mirror DIR
 

@@ -215,3 +215,28 @@ def test_glove_real_vectors():
     v = g.vectors / np.linalg.norm(g.vectors, axis=1, keepdims=True)
     # real vectors: "king" is nearer "queen" than "banana"
     assert v[idx["king"]] @ v[idx["queen"]] > v[idx["king"]] @ v[idx["banana"]] + 0.3
+
+
+def test_validation_split_is_disjoint_stratified_and_reproducible():
+    y = np.repeat(np.arange(3), [60, 30, 10])
+    x = np.arange(100) * 10
+    (x_tr, y_tr), (x_val, y_val) = data.validation_split(20, x, y, seed=1)
+    assert len(x_val) == 20 and len(x_tr) == 80
+    assert set(x_tr.tolist()).isdisjoint(x_val.tolist()) and set(x_tr.tolist()) | set(x_val.tolist()) == set(x.tolist())
+    assert np.bincount(y_val).tolist() == [12, 6, 2]  # each class gives a fifth
+    assert np.array_equal(y[x_val // 10], y_val)  # rows stay paired
+    assert np.all(np.diff(x_tr) > 0)  # original order
+    again = data.validation_split(20, x, y, seed=1)
+    assert np.array_equal(again[1][0], x_val)
+    assert not np.array_equal(data.validation_split(20, x, y, seed=2)[1][0], x_val)
+    (t_tr, _), (t_val, _) = data.validation_split(0.1, torch.arange(100), torch.from_numpy(y))
+    assert len(t_val) == 10 and isinstance(t_val, torch.Tensor)
+    texts = [f"review {i}" for i in range(100)]
+    (l_tr, _), (l_val, _) = data.validation_split(0.25, texts, y)
+    assert len(l_val) == 25 and isinstance(l_val, list)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        data.validation_split(100, x, y)
+    with pytest.raises(ValueError, match="differ in length"):
+        data.validation_split(5, x, y[:50])
+    with pytest.raises(ValueError, match="fraction"):
+        data.validation_split(1.5, x, y)

@@ -43,7 +43,7 @@ def test_fit_learns_real_mnist(mnist_small):
     logits = train.predict(model, val_set[0], batch_size=100)
     assert logits.shape == (1000, 10)
     assert (logits.argmax(1) == val_set[1]).float().mean().item() == pytest.approx(acc)
-    assert "3 epochs" in train.summarize(hist) and "val acc" in train.summarize(hist)
+    assert "3 epochs" in train.summarize(hist) and "val loss" in train.summarize(hist)
 
 
 def test_fit_with_scheduler_and_augment(mnist_small):
