@@ -27,12 +27,14 @@ def _numpy_images(images) -> np.ndarray:
 
 
 def plot_history(histories: History | Mapping[str, History], metrics: Sequence[str] = ("loss", "acc"),
-                 title: str = "", axes=None):
+                 title: str = "", axes=None, eval_name: str = "val"):
     """Training (dashed) and validation (solid) curves per epoch, one panel per metric.
 
     Args:
         histories: one ``fit`` history, or ``{label: history}`` to compare runs.
         metrics: any of ``"loss"``, ``"acc"``.
+        eval_name: the legend's name for the set ``fit`` evaluated each epoch (``"test"`` when
+            that was the test set).
 
     Returns:
         the matplotlib Figure.
@@ -45,11 +47,11 @@ def plot_history(histories: History | Mapping[str, History], metrics: Sequence[s
     fig = axes[0].figure
     for (label, h), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 9):
         for ax, metric in zip(axes, metrics):
-            for split, style in (("train", "--"), ("val", "-")):
+            for split, style, name in (("train", "--", "train"), ("val", "-", eval_name)):
                 values = np.asarray(h[f"{split}_{metric}"], dtype=float)
                 if not np.all(np.isnan(values)):
                     ax.plot(h["epoch"], values, style, color=color, marker="o", markersize=3,
-                            label=f"{label} {split}".strip())
+                            label=f"{label} {name}".strip())
     for ax, metric in zip(axes, metrics):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))

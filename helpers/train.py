@@ -337,11 +337,15 @@ def fit(
     return history
 
 
-def summarize(history: History) -> str:
-    """One line on the last epoch: losses, accuracies and total training seconds (val only if given)."""
+def summarize(history: History, eval_name: str = "val") -> str:
+    """One line on the last epoch: losses, accuracies and total training seconds.
+
+    The evaluation set's columns (``val_loss``, ``val_acc``) appear only if ``fit`` was given one,
+    labelled ``eval_name``: pass ``"test"`` when that set was the test set.
+    """
     last = {k: v[-1] for k, v in history.items()}
     line = (f"{int(last['epoch'])} epochs, {sum(history['seconds']):.1f} s: train loss "
             f"{last['train_loss']:.4f} acc {last['train_acc']:.2%}")
     if last["val_loss"] == last["val_loss"]:  # NaN without a validation set
-        line += f" | val loss {last['val_loss']:.4f} acc {last['val_acc']:.2%}"
+        line += f" | {eval_name} loss {last['val_loss']:.4f} acc {last['val_acc']:.2%}"
     return line

@@ -44,6 +44,7 @@ def test_fit_learns_real_mnist(mnist_small):
     assert logits.shape == (1000, 10)
     assert (logits.argmax(1) == val_set[1]).float().mean().item() == pytest.approx(acc)
     assert "3 epochs" in train.summarize(hist) and "val loss" in train.summarize(hist)
+    assert "| test loss" in train.summarize(hist, eval_name="test") and "val" not in train.summarize(hist, "test")
 
 
 def test_fit_with_scheduler_and_augment(mnist_small):
@@ -101,6 +102,9 @@ def test_plot_history_draws_each_run():
          "val_acc": [0.4, 0.7], "seconds": [1, 1], "lr": [1e-3, 1e-3]}
     fig = plots.plot_history({"a": h, "b": h})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
+    assert [line.get_label() for line in fig.axes[0].lines] == ["a train", "a val", "b train", "b val"]
+    fig = plots.plot_history(h, eval_name="test")  # the legend names the set that was evaluated
+    assert [line.get_label() for line in fig.axes[1].lines] == ["train", "test"]
 
 
 def _fake_gpu(monkeypatch, native_bf16: bool):
