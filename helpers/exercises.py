@@ -281,3 +281,285 @@ def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
     ], atol=1e-4, hint="F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake)); "
                        "not log(1 − D), the saturating loss, which has the opposite sign and little "
                        "gradient where D rejects the fakes")
+
+
+# --- notebooks 07-08 ----------------------------------------------------------------------------
+
+# --- 07: adversarial examples -------------------------------------------------------------------
+
+def check_fgsm_step(fn: Callable[[Any, Any, float], Any]) -> bool:
+    """Exercise 07.1: one FGSM step, ``fn(x, grad, eps)`` → x_adv, a tensor of the shape of ``x``.
+
+    ``x`` (pixels in [0, 1]) and ``grad`` (∂J/∂x) are float tensors of the same shape, for example a
+    batch (N, 1, 28, 28); the answer is clamp(x + eps · sign(grad), 0, 1). A zero gradient leaves its
+    pixel unchanged.
+    """
+    import torch
+
+    x1 = np.array([[0.0, 0.5, 1.0], [0.95, 0.05, 0.3]])
+    g1 = np.array([[-2.0, 0.3, 5.0], [1e-3, -0.7, 0.0]])  # near 0 and 1 a step leaves [0, 1]
+    rng = np.random.default_rng(7)
+    x2, g2 = rng.uniform(0, 1, (2, 1, 4, 4)), rng.normal(0, 1e-3, (2, 1, 4, 4))  # tiny gradients
+
+    def t(a):
+        return torch.tensor(a, dtype=torch.float32)
+
+    def want(x, g, eps):  # rounded through float32 like the inputs
+        return np.clip(x.astype(np.float32) + eps * np.sign(g), 0, 1)
+
+    return check("fgsm_step", lambda x, g, eps: _in_float64(fn(x, g, eps)), [
+        ((t(x1), t(g1), 0.1), want(x1, g1, 0.1)),
+        ((t(x1), t(g1), 0.0), x1),
+        ((t(x2), t(g2), 0.2), want(x2, g2, 0.2)),
+    ], hint="x + eps * grad.sign(), then .clamp(0, 1): every pixel moves by exactly ±eps (the size of "
+            "the gradient does not matter), and pixels must stay valid")
+
+
+def check_project_linf(fn: Callable[[Any, Any, float], Any]) -> bool:
+    """Exercise 07.2: PGD's projection, ``fn(x_adv, x, eps)`` → a tensor of the shape of ``x``.
+
+    Each pixel of ``x_adv`` is moved to the nearest value that is both within ``eps`` of the same pixel
+    of the original ``x`` (the L∞ ball of radius eps) and in [0, 1]; ``x`` and ``x_adv`` are float
+    tensors of the same shape, with ``x`` in [0, 1].
+    """
+    import torch
+
+    x1 = np.array([0.5, 0.5, 0.5, 0.05, 0.97, 0.3])
+    a1 = np.array([0.9, 0.1, 0.55, -0.1, 1.2, 0.3])  # too far up, too far down, inside, below 0, above 1
+    rng = np.random.default_rng(8)
+    x2 = rng.uniform(0, 1, (2, 1, 4, 4))
+    a2 = x2 + rng.uniform(-0.5, 0.5, x2.shape)
+
+    def t(a):
+        return torch.tensor(a, dtype=torch.float32)
+
+    def want(a, x, eps):  # computed from the float32 inputs
+        a, x = a.astype(np.float32).astype(float), x.astype(np.float32).astype(float)
+        return np.clip(np.clip(a, x - eps, x + eps), 0, 1)
+
+    return check("project_linf", lambda a, x, eps: _in_float64(fn(a, x, eps)), [
+        ((t(a1), t(x1), 0.1), want(a1, x1, 0.1)),
+        ((t(a1), t(x1), 0.0), want(x1, x1, 0.0)),  # ε = 0: back to the original
+        ((t(a2), t(x2), 0.2), want(a2, x2, 0.2)),
+    ], hint="torch.min(torch.max(x_adv, x - eps), x + eps) keeps each pixel within ±eps of the "
+            "original; then .clamp(0, 1), because near 0 and 1 the ball reaches outside the valid pixels")
+
+
+# --- 08: MC dropout and uncertainty -------------------------------------------------------------
+
+def _mc_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(probs (T, N, K), predictive entropy (N,), mutual information (N,)) with known answers."""
+    ln2, ln10 = np.log(2.0), np.log(10.0)
+    agree_or_not = np.array([[[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]],    # pass t = 1
+                             [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]])   # pass t = 2
+    # image 1: both passes sure of class 0; image 2: both say 50/50; image 3: each pass sure, they disagree
+    uniform = np.full((5, 1, 10), 0.1)  # every pass says "no idea": all of it is noise, none disagreement
+    rng = np.random.default_rng(9)
+    z = rng.normal(0, 2, (4, 3, 3))
+    soft = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    soft = soft.astype(np.float32).astype(float)
+
+    def h(p):  # entropy over the last axis, 0 · log 0 = 0
+        return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), -1)
+
+    return [(agree_or_not, np.array([0.0, ln2, ln2]), np.array([0.0, 0.0, ln2])),
+            (uniform, np.array([ln10]), np.array([0.0])),
+            (soft, h(soft.mean(0)), h(soft.mean(0)) - h(soft).mean(0))]
+
+
+def check_predictive_entropy(fn: Callable[[Any], Any]) -> bool:
+    """Exercise 08.1: predictive entropy from MC samples, probs (T, N, K) → (N,), in nats.
+
+    H[mean] = −Σ_k p̄_k log p̄_k with p̄ = the mean of the T softmax outputs; 0 · log 0 counts as 0.
+    """
+    import torch
+
+    return check("predictive_entropy", lambda p: _in_float64(fn(p)), [
+        ((torch.tensor(p, dtype=torch.float32),), h) for p, h, _ in _mc_cases()
+    ], atol=1e-5, hint="average the T passes first (probs.mean(0)), then −(p * log p).sum(-1) over the "
+                       "classes, with the natural log; where p = 0, log p is −inf and 0 · −inf is NaN: "
+                       "use torch.log(p.clamp_min(1e-12))")
+
+
+def check_mutual_information(fn: Callable[[Any], Any]) -> bool:
+    """Exercise 08.2: mutual information from MC samples, probs (T, N, K) → (N,), in nats.
+
+    MI = H[mean of the T outputs] − mean over t of H[output t]: never negative, 0 when all passes agree.
+    """
+    import torch
+
+    return check("mutual_information", lambda p: _in_float64(fn(p)), [
+        ((torch.tensor(p, dtype=torch.float32),), mi) for p, _, mi in _mc_cases()
+    ], atol=1e-5, hint="the entropy of the mean (probs.mean(0)) minus the mean of the T entropies "
+                       "(entropy of each pass over dim −1, then .mean(0)); not the other way round, "
+                       "and 0 · log 0 = 0 (clamp p before the log)")
+
+
+def check_calibration_error(fn: Callable[[np.ndarray, np.ndarray, int], float]) -> bool:
+    """Exercise 08.3: expected calibration error, ``fn(confidence, correct, n_bins)`` → a number.
+
+    ``confidence`` (N,) floats in (0, 1], ``correct`` (N,) bools. The M = ``n_bins`` equal-width bins
+    are (m/M, (m+1)/M], so a confidence of 1.0 is in the last one. ECE = Σ over non-empty bins of
+    (n_bin / N) · |accuracy in the bin − mean confidence in the bin|.
+    """
+    def case(conf, correct, n_bins):
+        return np.array(conf), np.array(correct, dtype=bool), n_bins
+
+    return check("calibration_error", lambda c, y, m: _in_float64(fn(c, y, m)), [
+        (case([0.95, 0.95, 0.95, 0.95], [1, 1, 1, 0], 10), 0.2),   # one bin: 95% sure, 75% right
+        (case([0.75, 0.75, 0.75, 0.75], [1, 1, 1, 0], 10), 0.0),   # 75% sure, 75% right: calibrated
+        (case([0.85, 0.85, 0.85, 0.25], [1, 1, 1, 0], 10), 0.175),  # 3/4 · 0.15 + 1/4 · 0.25
+        (case([0.95, 0.95, 0.35, 0.35], [0, 1, 1, 1], 10), 0.55),  # over- and under-confident bins
+        (case([1.0, 0.95, 0.65], [0, 1, 1], 10), 1.3 / 3),        # 1.0 shares the last bin with 0.95
+        (case([0.95, 0.65, 0.45, 0.15], [1, 0, 1, 0], 2), 0.25),   # two bins: (0, 0.5] and (0.5, 1]
+    ], atol=1e-6, hint="for each bin (lo, hi]: in_bin = (confidence > lo) & (confidence <= hi); if it is "
+                       "not empty add in_bin.mean() * |correct[in_bin].mean() − confidence[in_bin].mean()|. "
+                       "A confidence of 1.0 belongs to the last bin, and an over-confident bin must not "
+                       "cancel an under-confident one")
+
+
+# --- notebooks 04-06 ---
+
+# --- 04: a CNN on CIFAR-10 ----------------------------------------------------------------------
+
+def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, int, int]]) -> bool:
+    """Exercise 04.1: ``fn(c_in, c_out, k, padding, size)`` → ``(channels, side, n_params)``.
+
+    The block is ``Conv2d(c_in, c_out, k, padding=padding)`` (stride 1, with bias) → ReLU →
+    ``MaxPool2d(2)`` applied to a batch of shape (N, c_in, size, size); its output has shape
+    (N, channels, side, side), and ``n_params`` counts the block's weights and biases. The expected
+    answers were worked out by hand and agree with PyTorch's shapes and parameter counts.
+    """
+    return check("conv_block_output", fn, [
+        ((3, 16, 3, 1, 32), np.array([16, 16, 448])),    # the lecture CNN's first block, width 16
+        ((16, 32, 3, 1, 16), np.array([32, 8, 4_640])),  # its second block
+        ((1, 6, 5, 0, 28), np.array([6, 12, 156])),      # LeNet's first block on a 28×28 digit
+        ((3, 8, 5, 0, 32), np.array([8, 14, 608])),
+        ((4, 4, 3, 0, 9), np.array([4, 3, 148])),        # 9 → 7 → 3: the pool drops a last odd row
+    ], hint="the convolution keeps size + 2·padding − k + 1 pixels, the pool halves that (rounding "
+            "down); each of the c_out kernels has c_in·k·k weights and one bias")
+
+
+def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -> bool:
+    """Exercise 04.2: ``fn(labels, num_classes, eps)`` → the smoothed target rows (N, num_classes).
+
+    ``labels`` is an integer array of shape (N,). PyTorch's ``label_smoothing=eps`` mixes the one-hot
+    target with the uniform distribution: the true class gets 1 − ε + ε/K, every other class ε/K,
+    and each row sums to 1 (for ε = 0.2 and K = 10: 0.82 and 0.02).
+    """
+    row = np.full(10, 0.02)
+    row[3] = 0.82
+    return check("label_smoothing_targets", fn, [
+        ((np.array([0, 2]), 3, 0.3), np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])),
+        ((np.array([3]), 10, 0.2), row[None, :]),
+        ((np.array([1, 0, 1]), 2, 0.0), np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])),
+        ((np.array([1, 1]), 4, 1.0), np.full((2, 4), 0.25)),
+    ], hint="start from the one-hot rows np.eye(K)[labels], scale them by 1 − ε, then add ε/K to "
+            "every entry (the true class too)")
+
+
+# --- 05: RNNs for sentiment ---------------------------------------------------------------------
+
+def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
+    """Exercise 05.1: ``fn(outputs, lengths)`` → the mean over each sequence's real steps, (N, H).
+
+    ``outputs`` is a float tensor (N, L, H), the RNN's output at every step; ``lengths`` an int64
+    tensor (N,) with 1 ≤ lengths[i] ≤ L. Steps ``t >= lengths[i]`` are padding and may hold any
+    values (an RNN run without packing keeps going over them): they must not count. ``outputs``
+    itself must not be modified.
+    """
+    import torch
+
+    def pooled(outputs, lengths):
+        before = outputs.clone()
+        got = fn(outputs, lengths)
+        if not torch.equal(outputs, before):
+            raise ValueError("the outputs were modified: compute on them without changing them in place")
+        return _in_float64(got)
+
+    g = torch.Generator().manual_seed(0)
+    cases = [
+        (torch.tensor([[[1.0], [3.0], [7.0], [9.0]]]), torch.tensor([2])),  # the mean of 1 and 3; 7, 9: padding
+        (torch.randn(3, 5, 4, generator=g), torch.tensor([2, 5, 1])),
+        (torch.randn(2, 4, 3, generator=g) + 5.0, torch.tensor([4, 4])),  # no padding at all
+        (torch.randn(4, 7, 2, generator=g), torch.tensor([7, 3, 1, 6])),
+    ]
+    return check("masked_mean", pooled, [
+        ((out, n), np.stack([o[:k].numpy().astype(np.float64).mean(0) for o, k in zip(out, n.tolist())]))
+        for out, n in cases
+    ], atol=1e-5, hint="mask = torch.arange(L)[None, :] < lengths[:, None] is True at the real steps, "
+                       "shape (N, L); sum outputs * mask[..., None] over the steps and divide by lengths")
+
+
+def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
+    """Exercise 05.2: ``fn(cell, n_in, hidden)`` → parameters of one PyTorch recurrent layer.
+
+    ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``: ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU(n_in, hidden)``
+    (one layer, one direction, with PyTorch's two bias vectors). The expected counts come from
+    PyTorch itself.
+    """
+    from torch import nn
+
+    layers = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    cases = [("rnn", 50, 64), ("lstm", 50, 64), ("gru", 50, 64), ("lstm", 1, 1), ("gru", 300, 128),
+             ("rnn", 2, 8)]
+    return check("rnn_params", fn, [
+        ((cell, n_in, h), sum(p.numel() for p in layers[cell](n_in, h).parameters()))
+        for cell, n_in, h in cases
+    ], hint="a SimpleRNN has W (n_in × h), U (h × h) and PyTorch's two biases (h each); an LSTM has "
+            "four such sets (its gates and candidate), a GRU three")
+
+
+# --- 06: transfer learning ----------------------------------------------------------------------
+
+def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
+    """Exercise 06.1: ``fn(model, name)`` freezes a model except its child ``model.<name>``.
+
+    Afterwards exactly the parameters of ``getattr(model, name)`` have ``requires_grad=True``, even
+    ones that were frozen before, and all others ``False``; ``fn`` returns the number of parameters
+    that still train (an int). The check builds small models and inspects every flag.
+    """
+    from collections import OrderedDict
+
+    from torch import nn
+
+    def mini_net():  # the shape of a torchvision classifier: .features, then .classifier
+        return nn.Sequential(OrderedDict(
+            features=nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU()),
+            pool=nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), classifier=nn.Linear(8, 3)))
+
+    def all_frozen():
+        model = mini_net()
+        model.requires_grad_(False)
+        return model
+
+    def frozen(make, name):
+        model = make()
+        got = fn(model, name)
+        kept = {id(p) for p in getattr(model, name).parameters()}
+        wrong = [n for n, p in model.named_parameters() if p.requires_grad != (id(p) in kept)]
+        if wrong:
+            raise ValueError(f"requires_grad is wrong for {', '.join(wrong[:3])}: only model.{name}'s "
+                             "parameters should train")
+        return got
+
+    return check("freeze_all_but", frozen, [
+        ((lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), "2"), 18),  # 8·2 + 2
+        ((mini_net, "classifier"), 27),  # 8·3 + 3
+        ((mini_net, "features"), 240),   # conv 3·8·3·3 + 8, batch norm 8 + 8
+        ((all_frozen, "classifier"), 27),  # the kept part must train even if it was frozen
+    ], hint="set p.requires_grad = False for every p in model.parameters(), then True for those of "
+            "getattr(model, name); return the sum of p.numel() over the parameters that require grad")
+
+
+def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
+    """Exercise 06.2: ``fn(labels)`` → the accuracy of always answering the most common class.
+
+    ``labels`` is an integer array (N,) of class indices; the answer is (count of the most common
+    class) / N, a float.
+    """
+    return check("majority_rate", fn, [
+        ((np.array([0, 1, 1]),), 2 / 3), ((np.array([0, 0, 0, 1]),), 0.75),
+        ((np.array([2, 2, 1, 0, 2]),), 0.6), ((np.array([3, 3, 5]),), 2 / 3),
+        ((np.array([1] * 50 + [0] * 50),), 0.5),
+    ], hint="np.bincount(labels) counts each class; take the largest count and divide by len(labels)")

@@ -225,3 +225,223 @@ def test_gan_loss_checks_need_a_stable_loss(capsys):
     assert exercises.check_discriminator_loss(lambda r, f: float(_discriminator_loss(r, f)))  # a number
     assert not exercises.check_generator_loss(lambda d: -torch.nn.functional.logsigmoid(d))  # not averaged
     assert "case 1: shape (1, 1), expected ()" in capsys.readouterr().out
+
+
+# --- notebooks 07-08: one reference answer, one wrong answer and one unfinished stub per checker ---
+
+def _fgsm_step(x, grad, eps):
+    return (x + eps * grad.sign()).clamp(0, 1)
+
+
+def _project_linf(x_adv, x, eps):
+    import torch
+
+    return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+
+
+def _entropy(p):
+    import torch
+
+    return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
+
+
+def _predictive_entropy(probs):
+    return _entropy(probs.mean(0))
+
+
+def _mutual_information(probs):
+    return _entropy(probs.mean(0)) - _entropy(probs).mean(0)
+
+
+def _calibration_error(confidence, correct, n_bins):
+    edges = np.linspace(0, 1, n_bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return total
+
+
+NEW_CHECKS_07_08 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
+    "fgsm_step": (_fgsm_step, lambda x, grad, eps: x + eps * grad.sign(),  # the clamp forgotten
+                  "case 1: got [[-0.1, 0.6, 1.1], [1.05, -0.05, 0.3]]"),
+    "project_linf": (_project_linf, lambda x_adv, x, eps: x + (x_adv - x).clamp(-eps, eps),  # not [0, 1]
+                     "case 1: got [0.6, 0.4, 0.55, -0.05, 1.07, 0.3]"),
+    "predictive_entropy": (_predictive_entropy, lambda probs: _entropy(probs).mean(0),  # mean of entropies
+                           "case 1: got [0.0, 0.6931, 0.0], expected [0.0, 0.6931, 0.6931]"),
+    "mutual_information": (_mutual_information, lambda probs: -_mutual_information(probs),  # sign flipped
+                           "expected [0.0, 0.0, 0.6931]"),
+    "calibration_error": (_calibration_error,
+                          lambda conf, correct, n_bins: abs(correct.mean() - conf.mean()),  # no bins
+                          "case 3: got 0.05, expected 0.175"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_CHECKS_07_08))
+def test_checks_07_08_pass_the_reference_and_fail_wrong_or_unfinished_answers(name, capsys):
+    pytest.importorskip("torch")
+    checker = getattr(exercises, f"check_{name}")
+    reference, wrong, why = NEW_CHECKS_07_08[name]
+    assert checker(reference) is True
+    assert capsys.readouterr().out == f"[PASS] {name}\n"
+    assert checker(wrong) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"[FAIL] {name}") and why in out and "hint:" in out, out
+    assert checker(_stub) is False  # no exception escapes
+    assert "not done yet" in capsys.readouterr().out
+
+
+def test_checks_07_08_catch_typical_slips(capsys):
+    torch = pytest.importorskip("torch")
+
+    assert not exercises.check_fgsm_step(lambda x, grad, eps: (x + eps * grad).clamp(0, 1))  # no sign
+    assert "[FAIL] fgsm_step: case 1" in capsys.readouterr().out
+    assert not exercises.check_project_linf(lambda x_adv, x, eps: x_adv.clamp(0, 1))  # no ε-ball
+    assert "expected [0.6, 0.4, 0.55, 0.0, 1.0, 0.3]" in capsys.readouterr().out
+
+    def naive_entropy(p):  # 0 · log 0 = 0 · (−inf) = NaN
+        return -(p * torch.log(p)).sum(-1)
+
+    assert not exercises.check_predictive_entropy(lambda probs: naive_entropy(probs.mean(0)))
+    assert "case 1: got [nan, 0.6931, 0.6931]" in capsys.readouterr().out
+    assert not exercises.check_mutual_information(
+        lambda probs: naive_entropy(probs.mean(0)) - naive_entropy(probs).mean(0))
+    assert "got [nan," in capsys.readouterr().out
+    assert not exercises.check_predictive_entropy(lambda probs: _predictive_entropy(probs) / np.log(2))  # bits
+    assert "[FAIL] predictive_entropy" in capsys.readouterr().out
+
+    def unweighted(conf, correct, n_bins):  # every non-empty bin counts the same
+        which = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+        return np.mean([abs(correct[which == b].mean() - conf[which == b].mean()) for b in np.unique(which)])
+
+    def no_last_bin(conf, correct, n_bins):  # a confidence of 1.0 lands in a bin of its own
+        which = (conf * n_bins).astype(int)
+        return sum((which == b).mean() * abs(correct[which == b].mean() - conf[which == b].mean())
+                   for b in np.unique(which))
+
+    def floor_bins(conf, correct, n_bins):  # bins [lo, hi) with 1.0 in the last: fine away from the edges
+        which = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+        return sum((which == b).mean() * abs(correct[which == b].mean() - conf[which == b].mean())
+                   for b in np.unique(which))
+
+    assert not exercises.check_calibration_error(unweighted)
+    assert "case 3: got 0.2, expected 0.175" in capsys.readouterr().out
+    assert not exercises.check_calibration_error(no_last_bin)
+    assert "case 5: got 0.4667, expected 0.4333" in capsys.readouterr().out
+    assert exercises.check_calibration_error(floor_bins)
+    assert exercises.check_calibration_error(lambda c, y, m: torch.tensor(_calibration_error(c, y, m)))
+
+
+# --- notebooks 04-06: one reference answer, one wrong answer and one unfinished stub per checker ---
+
+def _conv_block_output(c_in, c_out, k, padding, size):
+    return c_out, (size + 2 * padding - k + 1) // 2, c_out * (c_in * k * k + 1)
+
+
+def _label_smoothing_targets(labels, num_classes, eps):
+    return np.eye(num_classes)[labels] * (1 - eps) + eps / num_classes
+
+
+def _masked_mean(outputs, lengths):
+    import torch
+
+    mask = torch.arange(outputs.shape[1])[None, :] < lengths[:, None]
+    return (outputs * mask[..., None]).sum(1) / lengths[:, None]
+
+
+def _rnn_params(cell, n_in, hidden):
+    return {"rnn": 1, "gru": 3, "lstm": 4}[cell] * (hidden * (n_in + hidden) + 2 * hidden)
+
+
+def _trainable(model):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _freeze_all_but(model, name):
+    model.requires_grad_(False)
+    getattr(model, name).requires_grad_(True)
+    return _trainable(model)
+
+
+def _freeze_the_rest_only(model, name):
+    """Wrong: freezes the others but never unfreezes the kept part, which may have been frozen."""
+    for param_name, p in model.named_parameters():
+        if not param_name.startswith(f"{name}."):
+            p.requires_grad = False
+    return _trainable(model)
+
+
+NEW_CHECKS_04_06 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
+    "conv_block_output": (_conv_block_output,
+                          lambda c_in, c_out, k, p, n: (c_out, (n + 2 * p - k + 1) // 2, c_out * c_in * k * k),
+                          "case 1: got [16, 16, 432], expected exactly [16, 16, 448]"),  # biases forgotten
+    "label_smoothing_targets": (_label_smoothing_targets,  # ε spread over the other K − 1 classes only
+                                lambda y, k, eps: np.where(np.eye(k)[y] == 1, 1 - eps, eps / (k - 1)),
+                                "case 1: got [[0.7, 0.15, 0.15], [0.15, 0.15, 0.7]]"),
+    "masked_mean": (_masked_mean, lambda outputs, lengths: outputs.mean(1),  # the padding counted
+                    "case 1: got [[5.0]], expected [[2.0]]"),
+    "rnn_params": (_rnn_params, lambda cell, n_in, h: {"rnn": 1, "gru": 3, "lstm": 4}[cell] * (h * (n_in + h) + h),
+                   "case 1: got 7360, expected exactly 7424"),  # one bias per gate, as in Keras
+    "freeze_all_but": (_freeze_all_but, _freeze_the_rest_only,
+                       "case 4 raised ValueError: requires_grad is wrong for classifier.weight"),
+    "majority_rate": (lambda labels: np.bincount(labels).max() / len(labels),
+                      lambda labels: labels.mean(),  # the rate of class 1, right only when 1 is the majority
+                      "case 2: got 0.25, expected 0.75"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_CHECKS_04_06))
+def test_checks_04_06_pass_the_reference_and_fail_wrong_or_unfinished_answers(name, capsys):
+    pytest.importorskip("torch")
+    checker = getattr(exercises, f"check_{name}")
+    reference, wrong, why = NEW_CHECKS_04_06[name]
+    assert checker(reference) is True
+    assert capsys.readouterr().out == f"[PASS] {name}\n"
+    assert checker(wrong) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"[FAIL] {name}") and why in out and "hint:" in out, out
+    assert checker(_stub) is False  # no exception escapes
+    assert "not done yet" in capsys.readouterr().out
+
+
+def test_checks_04_06_catch_typical_slips(capsys):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+
+    # the expected conv-block answers are PyTorch's own shapes and counts
+    for c_in, c_out, k, p, n in [(3, 16, 3, 1, 32), (1, 6, 5, 0, 28), (4, 4, 3, 0, 9)]:
+        block = torch.nn.Sequential(torch.nn.Conv2d(c_in, c_out, k, padding=p), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+        shape = block(torch.zeros(1, c_in, n, n)).shape
+        assert (shape[1], shape[2], sum(q.numel() for q in block.parameters())) == _conv_block_output(c_in, c_out, k, p, n)
+    assert not exercises.check_conv_block_output(lambda c_in, c_out, k, p, n: (c_out, n + 2 * p - k + 1,
+                                                                                c_out * (c_in * k * k + 1)))
+    assert "case 1: got [16, 32, 448]" in capsys.readouterr().out  # the pool forgotten
+
+    # the smoothed targets are the ones F.cross_entropy(label_smoothing=ε) scores against
+    logits, y = torch.randn(5, 10, generator=torch.Generator().manual_seed(0)), torch.tensor([3, 0, 9, 3, 1])
+    targets = torch.tensor(_label_smoothing_targets(y.numpy(), 10, 0.2), dtype=torch.float32)
+    assert torch.allclose(F.cross_entropy(logits, y, label_smoothing=0.2),
+                          -(targets * logits.log_softmax(1)).sum(1).mean())
+
+    assert not exercises.check_masked_mean(lambda outputs, lengths: outputs.sum(1) / lengths[:, None])
+    assert "case 1: got [[10.0]], expected [[2.0]]" in capsys.readouterr().out  # the padding summed
+
+    def zero_the_padding_in_place(outputs, lengths):
+        outputs[torch.arange(outputs.shape[1])[None, :] >= lengths[:, None]] = 0
+        return outputs.sum(1) / lengths[:, None]
+
+    assert not exercises.check_masked_mean(zero_the_padding_in_place)
+    assert "outputs were modified" in capsys.readouterr().out
+    assert exercises.check_masked_mean(lambda o, n: _masked_mean(o.double(), n).numpy())  # float64, NumPy
+
+    assert exercises.check_freeze_all_but(lambda model, name: torch.tensor(_freeze_all_but(model, name)))
+    capsys.readouterr()
+    assert not exercises.check_freeze_all_but(lambda model, name: (_freeze_all_but(model, name),
+                                                                   sum(p.numel() for p in model.parameters()))[1])
+    assert "case 1: got 58, expected exactly 18" in capsys.readouterr().out  # all parameters counted
+    assert not exercises.check_freeze_all_but(lambda model, name: model.requires_grad_(False) and 0)
+    assert "requires_grad is wrong for 2.weight, 2.bias" in capsys.readouterr().out  # the head frozen too
+
+    assert not exercises.check_majority_rate(lambda labels: 1 / len(np.unique(labels)))  # balanced classes assumed
+    assert "case 1: got 0.5, expected 0.6667" in capsys.readouterr().out
