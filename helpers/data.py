@@ -652,8 +652,15 @@ def subset(n: int | None, *arrays, seed: int = 0):
     if n is None or n >= length:
         return arrays if len(arrays) > 1 else arrays[0]
     idx = np.sort(np.random.default_rng(seed).choice(length, size=n, replace=False))
-    out = tuple([a[i] for i in idx] if isinstance(a, list) else a[idx] for a in arrays)
+    out = tuple(_rows(a, idx) for a in arrays)
     return out if len(out) > 1 else out[0]
+
+
+def _rows(a, idx: np.ndarray):
+    """The rows ``idx`` (a NumPy integer array) of a NumPy array, a tensor or a list, in that order."""
+    if isinstance(a, list):
+        return [a[i] for i in idx]
+    return a[torch.from_numpy(idx)] if isinstance(a, torch.Tensor) else a[idx]
 
 
 def validation_split(n_val: int | float, *arrays, seed: int = 0, stratify: bool = True):
@@ -704,8 +711,7 @@ def validation_split(n_val: int | float, *arrays, seed: int = 0, stratify: bool 
     is_val[val] = True
     parts = []
     for keep in (np.flatnonzero(~is_val), np.flatnonzero(is_val)):
-        out = tuple([a[i] for i in keep] if isinstance(a, list)
-                    else a[torch.from_numpy(keep)] if isinstance(a, torch.Tensor) else a[keep] for a in arrays)
+        out = tuple(_rows(a, keep) for a in arrays)
         parts.append(out if len(out) > 1 else out[0])
     return parts[0], parts[1]
 

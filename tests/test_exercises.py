@@ -170,20 +170,6 @@ NEW_CHECKS = {  # checker: (reference solution, wrong answer, what the wrong ans
 }
 
 
-@pytest.mark.parametrize("name", sorted(NEW_CHECKS))
-def test_new_checks_pass_the_reference_and_fail_wrong_or_unfinished_answers(name, capsys):
-    pytest.importorskip("torch")
-    checker = getattr(exercises, f"check_{name}")
-    reference, wrong, why = NEW_CHECKS[name]
-    assert checker(reference) is True
-    assert capsys.readouterr().out == f"[PASS] {name}\n"
-    assert checker(wrong) is False
-    out = capsys.readouterr().out
-    assert out.startswith(f"[FAIL] {name}") and why in out and "hint:" in out, out
-    assert checker(_stub) is False  # no exception escapes
-    assert "not done yet" in capsys.readouterr().out
-
-
 def test_randomise_labels_check_catches_shortcuts(capsys):
     torch = pytest.importorskip("torch")
 
@@ -276,20 +262,6 @@ NEW_CHECKS_07_08 = {  # checker: (reference solution, wrong answer, what the wro
                           lambda conf, correct, n_bins: abs(correct.mean() - conf.mean()),  # no bins
                           "case 3: got 0.05, expected 0.175"),
 }
-
-
-@pytest.mark.parametrize("name", sorted(NEW_CHECKS_07_08))
-def test_checks_07_08_pass_the_reference_and_fail_wrong_or_unfinished_answers(name, capsys):
-    pytest.importorskip("torch")
-    checker = getattr(exercises, f"check_{name}")
-    reference, wrong, why = NEW_CHECKS_07_08[name]
-    assert checker(reference) is True
-    assert capsys.readouterr().out == f"[PASS] {name}\n"
-    assert checker(wrong) is False
-    out = capsys.readouterr().out
-    assert out.startswith(f"[FAIL] {name}") and why in out and "hint:" in out, out
-    assert checker(_stub) is False  # no exception escapes
-    assert "not done yet" in capsys.readouterr().out
 
 
 def test_checks_07_08_catch_typical_slips(capsys):
@@ -391,11 +363,14 @@ NEW_CHECKS_04_06 = {  # checker: (reference solution, wrong answer, what the wro
 }
 
 
-@pytest.mark.parametrize("name", sorted(NEW_CHECKS_04_06))
-def test_checks_04_06_pass_the_reference_and_fail_wrong_or_unfinished_answers(name, capsys):
+ALL_NEW_CHECKS = {**NEW_CHECKS, **NEW_CHECKS_07_08, **NEW_CHECKS_04_06}  # the checkers of notebooks 04-11
+
+
+@pytest.mark.parametrize("name", sorted(ALL_NEW_CHECKS))
+def test_new_checks_pass_the_reference_and_fail_wrong_or_unfinished_answers(name, capsys):
     pytest.importorskip("torch")
     checker = getattr(exercises, f"check_{name}")
-    reference, wrong, why = NEW_CHECKS_04_06[name]
+    reference, wrong, why = ALL_NEW_CHECKS[name]
     assert checker(reference) is True
     assert capsys.readouterr().out == f"[PASS] {name}\n"
     assert checker(wrong) is False
