@@ -76,10 +76,10 @@ def _fail(name: str, why: str, hint: str) -> bool:
     return False
 
 
-# --- 01: one-layer net --------------------------------------------------------------------------
+# --- 02: one-layer net --------------------------------------------------------------------------
 
 def check_softmax_rows(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
-    """Exercise 01.1: a numerically stable softmax of each row of Z (N, K) → (N, K)."""
+    """Exercise 02.1: a numerically stable softmax of each row of Z (N, K) → (N, K)."""
     slide = np.array([[4, 3.5, 4, -1, 0.5, 2, -4, 3, 0, 5]], dtype=float)
     e = np.exp(slide - slide.max())
     big = np.array([[1000.0, 1000.0], [-1000.0, 0.0]])
@@ -91,7 +91,7 @@ def check_softmax_rows(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
 
 
 def check_cross_entropy_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> bool:
-    """Exercise 01.2: mean of log(1 / P(true class)) over rows; probs (N, K), labels (N,)."""
+    """Exercise 02.2: mean of log(1 / P(true class)) over rows; probs (N, K), labels (N,)."""
     p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.25, 0.5, 0.25]])
     return check("cross_entropy_loss", fn, [
         ((p, np.array([0, 2, 1])), np.mean(np.log(1 / np.array([0.7, 0.8, 0.5])))),
@@ -99,17 +99,17 @@ def check_cross_entropy_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> b
     ], hint="pick probs[np.arange(N), labels], then average -log of those")
 
 
-# --- 02: two-layer net --------------------------------------------------------------------------
+# --- 03: two-layer net --------------------------------------------------------------------------
 
 def check_count_dense_params(fn: Callable[[Sequence[int]], int]) -> bool:
-    """Exercise 02.1: parameters of a stack of dense layers with sizes like [784, 512, 10]."""
+    """Exercise 03.1: parameters of a stack of dense layers with sizes like [784, 512, 10]."""
     return check("count_dense_params", fn, [
         (([784, 10],), 7_850), (([784, 512, 10],), 407_050), (([2, 2, 1],), 9), (([5],), 0),
     ], hint="each layer n_in → n_out has n_in * n_out weights and n_out biases")
 
 
 def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> bool:
-    """Exercise 02.2: one SGD-with-momentum update, returns (new_w, new_velocity).
+    """Exercise 03.2: one SGD-with-momentum update, returns (new_w, new_velocity).
 
     v ← β·v + g;  w ← w − lr·v   (PyTorch's convention).
     """
@@ -131,19 +131,19 @@ def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> boo
     ], hint="first update the velocity v = beta * v + grad, then w = w - lr * v")
 
 
-# --- 03: convolution ----------------------------------------------------------------------------
+# --- 04: convolution ----------------------------------------------------------------------------
 
 def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
-    """Exercise 03.1: output length of a convolution, ⌊(n + 2p − k)/s⌋ + 1."""
+    """Exercise 04.1: output length of a convolution, ⌊(n + 2p − k)/s⌋ + 1."""
     return check("conv_output_size", fn, [
         ((5, 3, 0, 1), 3), ((4, 2, 1, 2), 3), ((28, 5, 0, 1), 24), ((9, 4, 0, 3), 2), ((32, 3, 1, 1), 32),
     ], hint="(n + 2*p - k) // s + 1 — integer division drops a last partial window")
 
 
-# --- 09: XOR and universal approximation --------------------------------------------------------
+# --- 10: XOR and universal approximation --------------------------------------------------------
 
 def check_xor_relu_weights(fn: Callable[[], tuple[Any, Any, Any, Any]]) -> bool:
-    """Exercise 09.1: weights ``(W1, b1, W2, b2)`` of a ReLU net that outputs XOR exactly.
+    """Exercise 10.1: weights ``(W1, b1, W2, b2)`` of a ReLU net that outputs XOR exactly.
 
     The net is ``out = relu(X @ W1.T + b1) @ W2 + b2`` with no step at the end; for the 2-2-1 net of
     the exercise W1 is (2, 2), b1 (2,), W2 (2,) and b2 a number (any hidden width h works: W1 (h, 2),
@@ -170,17 +170,17 @@ def check_xor_relu_weights(fn: Callable[[], tuple[Any, Any, Any, Any]]) -> bool:
 
 
 def check_one_hidden_layer_params(fn: Callable[[int, int, int], int]) -> bool:
-    """Exercise 09.2: parameters of Linear(n_in, h) → activation → Linear(h, n_out), biases included."""
+    """Exercise 10.2: parameters of Linear(n_in, h) → activation → Linear(h, n_out), biases included."""
     return check("one_hidden_layer_params", fn, [
         ((2, 4, 1), 17), ((1, 32, 1), 97), ((1, 512, 1), 1_537), ((2, 2, 1), 9), ((784, 512, 10), 407_050),
         ((3, 1, 2), 8),
     ], hint="n_in·h weights + h biases into the hidden layer, h·n_out weights + n_out biases out of it")
 
 
-# --- 10: rethinking generalisation --------------------------------------------------------------
+# --- 11: rethinking generalisation --------------------------------------------------------------
 
 def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
-    """Exercise 10.1: ``fn(labels, frac, num_classes, seed)`` → new labels (N,), a changed copy.
+    """Exercise 11.1: ``fn(labels, frac, num_classes, seed)`` → new labels (N,), a changed copy.
 
     Exactly ``round(frac * N)`` positions, chosen at random, get a label *different* from their old
     one (a random one of the other ``num_classes − 1`` classes); the others keep theirs, and
@@ -221,7 +221,7 @@ def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
 
 
 def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
-    """Exercise 10.2: expected fraction of labels a random shuffle leaves equal, from counts (K,).
+    """Exercise 11.2: expected fraction of labels a random shuffle leaves equal, from counts (K,).
 
     A shuffled label at a position is any of the N labels with equal probability, so it matches a
     label of class c with probability n_c / N: the answer is Σ_c (n_c / N)².
@@ -233,7 +233,7 @@ def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
     ], hint="turn the counts into class frequencies p = counts / counts.sum(), then sum p²")
 
 
-# --- 11: a tiny GAN -----------------------------------------------------------------------------
+# --- 12: a tiny GAN -----------------------------------------------------------------------------
 
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + eˣ), computed without overflow."""
@@ -247,7 +247,7 @@ def _in_float64(answer: Any) -> Any:
 
 
 def check_discriminator_loss(fn: Callable[[Any, Any], Any]) -> bool:
-    """Exercise 11.1: D's loss from its *logits* on real (N, 1) and fake (M, 1) images.
+    """Exercise 12.1: D's loss from its *logits* on real (N, 1) and fake (M, 1) images.
 
     BCE of σ(d_real) against 1, averaged over the batch, plus BCE of σ(d_fake) against 0, averaged:
     mean(−log σ(d_real)) + mean(−log(1 − σ(d_fake))). It must stay finite for confident logits.
@@ -268,7 +268,7 @@ def check_discriminator_loss(fn: Callable[[Any, Any], Any]) -> bool:
 
 
 def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
-    """Exercise 11.2: G's non-saturating loss from D's logits on fakes (M, 1): mean(−log σ(logit)).
+    """Exercise 12.2: G's non-saturating loss from D's logits on fakes (M, 1): mean(−log σ(logit)).
 
     That is BCE of σ(d_on_fake) against 1 ("D should call the fakes real"), averaged over the batch.
     """
@@ -283,12 +283,12 @@ def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
                        "gradient where D rejects the fakes")
 
 
-# --- notebooks 07-08 ----------------------------------------------------------------------------
+# --- notebooks 08-09 ----------------------------------------------------------------------------
 
-# --- 07: adversarial examples -------------------------------------------------------------------
+# --- 08: adversarial examples -------------------------------------------------------------------
 
 def check_fgsm_step(fn: Callable[[Any, Any, float], Any]) -> bool:
-    """Exercise 07.1: one FGSM step, ``fn(x, grad, eps)`` → x_adv, a tensor of the shape of ``x``.
+    """Exercise 08.1: one FGSM step, ``fn(x, grad, eps)`` → x_adv, a tensor of the shape of ``x``.
 
     ``x`` (pixels in [0, 1]) and ``grad`` (∂J/∂x) are float tensors of the same shape, for example a
     batch (N, 1, 28, 28); the answer is clamp(x + eps · sign(grad), 0, 1). A zero gradient leaves its
@@ -316,7 +316,7 @@ def check_fgsm_step(fn: Callable[[Any, Any, float], Any]) -> bool:
 
 
 def check_project_linf(fn: Callable[[Any, Any, float], Any]) -> bool:
-    """Exercise 07.2: PGD's projection, ``fn(x_adv, x, eps)`` → a tensor of the shape of ``x``.
+    """Exercise 08.2: PGD's projection, ``fn(x_adv, x, eps)`` → a tensor of the shape of ``x``.
 
     Each pixel of ``x_adv`` is moved to the nearest value that is both within ``eps`` of the same pixel
     of the original ``x`` (the L∞ ball of radius eps) and in [0, 1]; ``x`` and ``x_adv`` are float
@@ -345,7 +345,7 @@ def check_project_linf(fn: Callable[[Any, Any, float], Any]) -> bool:
             "original; then .clamp(0, 1), because near 0 and 1 the ball reaches outside the valid pixels")
 
 
-# --- 08: MC dropout and uncertainty -------------------------------------------------------------
+# --- 09: MC dropout and uncertainty -------------------------------------------------------------
 
 def _mc_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(probs (T, N, K), predictive entropy (N,), mutual information (N,)) with known answers."""
@@ -368,7 +368,7 @@ def _mc_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 
 
 def check_predictive_entropy(fn: Callable[[Any], Any]) -> bool:
-    """Exercise 08.1: predictive entropy from MC samples, probs (T, N, K) → (N,), in nats.
+    """Exercise 09.1: predictive entropy from MC samples, probs (T, N, K) → (N,), in nats.
 
     H[mean] = −Σ_k p̄_k log p̄_k with p̄ = the mean of the T softmax outputs; 0 · log 0 counts as 0.
     """
@@ -382,7 +382,7 @@ def check_predictive_entropy(fn: Callable[[Any], Any]) -> bool:
 
 
 def check_mutual_information(fn: Callable[[Any], Any]) -> bool:
-    """Exercise 08.2: mutual information from MC samples, probs (T, N, K) → (N,), in nats.
+    """Exercise 09.2: mutual information from MC samples, probs (T, N, K) → (N,), in nats.
 
     MI = H[mean of the T outputs] − mean over t of H[output t]: never negative, 0 when all passes agree.
     """
@@ -396,7 +396,7 @@ def check_mutual_information(fn: Callable[[Any], Any]) -> bool:
 
 
 def check_calibration_error(fn: Callable[[np.ndarray, np.ndarray, int], float]) -> bool:
-    """Exercise 08.3: expected calibration error, ``fn(confidence, correct, n_bins)`` → a number.
+    """Exercise 09.3: expected calibration error, ``fn(confidence, correct, n_bins)`` → a number.
 
     ``confidence`` (N,) floats in (0, 1], ``correct`` (N,) bools. The M = ``n_bins`` equal-width bins
     are (m/M, (m+1)/M], so a confidence of 1.0 is in the last one. ECE = Σ over non-empty bins of
@@ -418,12 +418,12 @@ def check_calibration_error(fn: Callable[[np.ndarray, np.ndarray, int], float]) 
                        "cancel an under-confident one")
 
 
-# --- notebooks 04-06 ---
+# --- notebooks 05-07 ---
 
-# --- 04: a CNN on CIFAR-10 ----------------------------------------------------------------------
+# --- 05: a CNN on CIFAR-10 ----------------------------------------------------------------------
 
 def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, int, int]]) -> bool:
-    """Exercise 04.1: ``fn(c_in, c_out, k, padding, size)`` → ``(channels, side, n_params)``.
+    """Exercise 05.1: ``fn(c_in, c_out, k, padding, size)`` → ``(channels, side, n_params)``.
 
     The block is ``Conv2d(c_in, c_out, k, padding=padding)`` (stride 1, with bias) → ReLU →
     ``MaxPool2d(2)`` applied to a batch of shape (N, c_in, size, size); its output has shape
@@ -441,7 +441,7 @@ def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, i
 
 
 def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -> bool:
-    """Exercise 04.2: ``fn(labels, num_classes, eps)`` → the smoothed target rows (N, num_classes).
+    """Exercise 05.2: ``fn(labels, num_classes, eps)`` → the smoothed target rows (N, num_classes).
 
     ``labels`` is an integer array of shape (N,). PyTorch's ``label_smoothing=eps`` mixes the one-hot
     target with the uniform distribution: the true class gets 1 − ε + ε/K, every other class ε/K,
@@ -458,10 +458,10 @@ def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -
             "every entry (the true class too)")
 
 
-# --- 05: RNNs for sentiment ---------------------------------------------------------------------
+# --- 06: RNNs for sentiment ---------------------------------------------------------------------
 
 def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
-    """Exercise 05.1: ``fn(outputs, lengths)`` → the mean over each sequence's real steps, (N, H).
+    """Exercise 06.1: ``fn(outputs, lengths)`` → the mean over each sequence's real steps, (N, H).
 
     ``outputs`` is a float tensor (N, L, H), the RNN's output at every step; ``lengths`` an int64
     tensor (N,) with 1 ≤ lengths[i] ≤ L. Steps ``t >= lengths[i]`` are padding and may hold any
@@ -492,7 +492,7 @@ def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
 
 
 def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
-    """Exercise 05.2: ``fn(cell, n_in, hidden)`` → parameters of one PyTorch recurrent layer.
+    """Exercise 06.2: ``fn(cell, n_in, hidden)`` → parameters of one PyTorch recurrent layer.
 
     ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``: ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU(n_in, hidden)``
     (one layer, one direction, with PyTorch's two bias vectors). The expected counts come from
@@ -510,10 +510,10 @@ def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
             "four such sets (its gates and candidate), a GRU three")
 
 
-# --- 06: transfer learning ----------------------------------------------------------------------
+# --- 07: transfer learning ----------------------------------------------------------------------
 
 def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
-    """Exercise 06.1: ``fn(model, name)`` freezes a model except its child ``model.<name>``.
+    """Exercise 07.1: ``fn(model, name)`` freezes a model except its child ``model.<name>``.
 
     Afterwards exactly the parameters of ``getattr(model, name)`` have ``requires_grad=True``, even
     ones that were frozen before, and all others ``False``; ``fn`` returns the number of parameters
@@ -553,7 +553,7 @@ def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
 
 
 def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
-    """Exercise 06.2: ``fn(labels)`` → the accuracy of always answering the most common class.
+    """Exercise 07.2: ``fn(labels)`` → the accuracy of always answering the most common class.
 
     ``labels`` is an integer array (N,) of class indices; the answer is (count of the most common
     class) / N, a float.
@@ -563,3 +563,35 @@ def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
         ((np.array([2, 2, 1, 0, 2]),), 0.6), ((np.array([3, 3, 5]),), 2 / 3),
         ((np.array([1] * 50 + [0] * 50),), 0.5),
     ], hint="np.bincount(labels) counts each class; take the largest count and divide by len(labels)")
+
+
+# --- 01: what deep learning is -------------------------------------------------------------------
+
+def check_matmul_flops(fn: Callable[[int, int, int], int]) -> bool:
+    """Exercise 01.1: ``fn(n, m, p)`` → floating-point operations of (n×m) @ (m×p), the plain way.
+
+    Each of the n·p entries is a dot product of length m: m multiplications and m − 1 additions,
+    so n·p·(2m − 1) in all (about 2·n·m·p).
+    """
+    return check("matmul_flops", fn, [
+        ((1, 1, 1), 1), ((1, 2, 1), 3), ((2, 3, 4), 40), ((64, 48, 32), 64 * 32 * 95),
+        ((1024, 1024, 1024), 1024 * 1024 * 2047),
+    ], hint="n·p entries, each m multiplications and m − 1 additions")
+
+
+def check_saliency_share(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
+    """Exercise 01.2: ``fn(saliency, mask)``: maps (N, H, W) ≥ 0, bool mask (N, H, W) → (N,) shares.
+
+    Entry i is the sum of map i inside mask i divided by the sum of map i.
+    """
+    s1 = np.array([[[1.0, 0.0], [0.0, 3.0]], [[2.0, 2.0], [2.0, 2.0]]])
+    m1 = np.array([[[True, False], [False, False]], [[True, True], [False, False]]])
+    rng = np.random.default_rng(0)
+    s2 = rng.uniform(0, 1, (5, 6, 7))
+    s2[0] *= 100  # one map far larger than the others: the ratio of totals would follow it
+    m2 = rng.uniform(0, 1, (5, 6, 7)) < 0.2
+    return check("saliency_share", fn, [
+        ((s1, m1), np.array([0.25, 0.5])),
+        ((s2, m2), (s2 * m2).sum((1, 2)) / s2.sum((1, 2))),
+        ((np.ones((3, 4, 4)), np.ones((3, 4, 4), bool)), np.ones(3)),
+    ], hint="sum over the last two axes only: (saliency * mask).sum(axis=(1, 2)) / saliency.sum(axis=(1, 2))")

@@ -1,7 +1,7 @@
 """Run notebooks and write a results table: notebook, mode, device, seconds, headline metric.
 
     python -m helpers.report                 # full mode, every notebook in notebooks/
-    python -m helpers.report --mode quick 01_mnist_one_layer.ipynb
+    python -m helpers.report --mode quick 02_mnist_one_layer.ipynb
     python -m helpers.report --out reports   # keep results and the executed notebooks there
     python -m helpers.report --table reports/results-full.json   # the README table of a results file
     python -m helpers.report --readme        # regenerate README.md's tables from reports/*.json

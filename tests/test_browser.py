@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "03_convolution_by_hand.ipynb"  # kernel/padding/stride explorer: dropdown + two sliders
+NOTEBOOK = "04_convolution_by_hand.ipynb"  # kernel/padding/stride explorer: dropdown + two sliders
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 

@@ -103,7 +103,7 @@ def test_ragged_or_text_arrays_fail_without_raising(capsys):
     assert "must be arrays, got a str" in capsys.readouterr().out
 
 
-# --- 09, 10, 11: one reference answer, one wrong answer and one unfinished stub per checker -------
+# --- 10, 11, 12: one reference answer, one wrong answer and one unfinished stub per checker -------
 
 def _stub(*args):
     raise NotImplementedError
@@ -213,7 +213,7 @@ def test_gan_loss_checks_need_a_stable_loss(capsys):
     assert "case 1: shape (1, 1), expected ()" in capsys.readouterr().out
 
 
-# --- notebooks 07-08: one reference answer, one wrong answer and one unfinished stub per checker ---
+# --- notebooks 08-09: one reference answer, one wrong answer and one unfinished stub per checker ---
 
 def _fgsm_step(x, grad, eps):
     return (x + eps * grad.sign()).clamp(0, 1)
@@ -249,7 +249,7 @@ def _calibration_error(confidence, correct, n_bins):
     return total
 
 
-NEW_CHECKS_07_08 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
+NEW_CHECKS_08_09 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
     "fgsm_step": (_fgsm_step, lambda x, grad, eps: x + eps * grad.sign(),  # the clamp forgotten
                   "case 1: got [[-0.1, 0.6, 1.1], [1.05, -0.05, 0.3]]"),
     "project_linf": (_project_linf, lambda x_adv, x, eps: x + (x_adv - x).clamp(-eps, eps),  # not [0, 1]
@@ -305,7 +305,7 @@ def test_checks_07_08_catch_typical_slips(capsys):
     assert exercises.check_calibration_error(lambda c, y, m: torch.tensor(_calibration_error(c, y, m)))
 
 
-# --- notebooks 04-06: one reference answer, one wrong answer and one unfinished stub per checker ---
+# --- notebooks 05-07: one reference answer, one wrong answer and one unfinished stub per checker ---
 
 def _conv_block_output(c_in, c_out, k, padding, size):
     return c_out, (size + 2 * padding - k + 1) // 2, c_out * (c_in * k * k + 1)
@@ -344,7 +344,7 @@ def _freeze_the_rest_only(model, name):
     return _trainable(model)
 
 
-NEW_CHECKS_04_06 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
+NEW_CHECKS_05_07 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
     "conv_block_output": (_conv_block_output,
                           lambda c_in, c_out, k, p, n: (c_out, (n + 2 * p - k + 1) // 2, c_out * c_in * k * k),
                           "case 1: got [16, 16, 432], expected exactly [16, 16, 448]"),  # biases forgotten
@@ -363,7 +363,17 @@ NEW_CHECKS_04_06 = {  # checker: (reference solution, wrong answer, what the wro
 }
 
 
-ALL_NEW_CHECKS = {**NEW_CHECKS, **NEW_CHECKS_07_08, **NEW_CHECKS_04_06}  # the checkers of notebooks 04-11
+# --- notebook 01: one reference answer, one wrong answer and one unfinished stub per checker ---
+NEW_CHECKS_01 = {
+    "matmul_flops": (lambda n, m, p: n * p * (2 * m - 1),
+                     lambda n, m, p: n * m * p,  # the multiplications only
+                     "case 2: got 2, expected exactly 3"),
+    "saliency_share": (lambda s, m: (s * m).sum(axis=(1, 2)) / s.sum(axis=(1, 2)),
+                       lambda s, m: np.full(len(s), (s * m).sum() / s.sum()),  # one ratio of totals for all
+                       "case 1: got"),
+}
+
+ALL_NEW_CHECKS = {**NEW_CHECKS, **NEW_CHECKS_08_09, **NEW_CHECKS_05_07, **NEW_CHECKS_01}  # notebooks 01 and 05-12
 
 
 @pytest.mark.parametrize("name", sorted(ALL_NEW_CHECKS))

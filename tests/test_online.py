@@ -1,6 +1,6 @@
 """The online path, without internet: a local HTTP server on 127.0.0.1 serves files in the canonical
 download formats, ``WORKBOOK_DOWNLOAD_BASE`` points the loaders at it, and each loader downloads,
-verifies, converts and caches. Then notebook 01 runs end to end in quick mode with no mirror."""
+verifies, converts and caches. Then notebook 02 runs end to end in quick mode with no mirror."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def test_torchvision_mobilenet_wrong_hash_rejected(online, monkeypatch):
 
 
 def test_notebook_01_runs_online_without_a_mirror(mirror, tmp_path, server):
-    """Notebook 01 in quick mode, fed only by the local server: real MNIST (rebuilt from the mirror in
+    """Notebook 02 in quick mode, fed only by the local server: real MNIST (rebuilt from the mirror in
     the canonical idx.gz format, so its md5s differ from the published ones and are substituted in the
     kernel), no WORKBOOK_DATA, downloads on, an empty cache."""
     import nbformat
@@ -194,7 +194,7 @@ def test_notebook_01_runs_online_without_a_mirror(mirror, tmp_path, server):
         fixtures.write_idx(root / name, source[key])
     sums = {name: md5(root / name) for name in names}
 
-    path = ROOT / "notebooks" / "01_mnist_one_layer.ipynb"
+    path = ROOT / "notebooks" / "02_mnist_one_layer.ipynb"
     nb = nbformat.read(path, as_version=4)
     patch = f"import helpers.data\nhelpers.data.MNIST_FILES = {json.dumps(sums)}"
     nb.cells.insert(1, nbformat.v4.new_code_cell(patch))

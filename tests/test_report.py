@@ -147,7 +147,7 @@ def test_kernel_env_makes_data_folders_absolute(monkeypatch, tmp_path):
 
 
 def test_update_readme_regenerates_tables_and_lists_every_notebook(tmp_path):
-    rows = [{"notebook": "01_mnist_one_layer.ipynb", "mode": "full", "device": "cpu (2 threads)", "seconds": 28.3,
+    rows = [{"notebook": "02_mnist_one_layer.ipynb", "mode": "full", "device": "cpu (2 threads)", "seconds": 28.3,
              "headline": "1-layer NumPy test accuracy = 92.47%", "status": "ok",
              "date": "2026-11-23T18:15:05+00:00", "hardware": "x86 · 2 CPUs · 24 GB memory · no GPU"}]
     report.write_results(tmp_path / "reports", "full", rows)
@@ -159,8 +159,8 @@ def test_update_readme_regenerates_tables_and_lists_every_notebook(tmp_path):
     assert report.update_readme(readme) == ["reports/results-full.json"]
     text = readme.read_text(encoding="utf-8")
     assert "stale" not in text and text.startswith("intro\n") and text.endswith("<!-- /results -->\nend\n")
-    assert "| `01_mnist_one_layer.ipynb` | full | cpu (2 threads) | 28 | 1-layer NumPy test accuracy = 92.47% | ok |" in text
-    assert "| `05_rnn_sentiment.ipynb` | full | — | — | — | not yet measured |" in text
+    assert "| `02_mnist_one_layer.ipynb` | full | cpu (2 threads) | 28 | 1-layer NumPy test accuracy = 92.47% | ok |" in text
+    assert "| `06_rnn_sentiment.ipynb` | full | — | — | — | not yet measured |" in text
     assert "Measured 2026-11-23 on x86 · 2 CPUs · 24 GB memory · no GPU." in text
     assert report.update_readme(readme) == []  # now current
     (tmp_path / "reports" / "results-full.json").unlink()
