@@ -39,6 +39,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 COLUMNS = ("notebook", "mode", "device", "seconds", "headline", "status")
+SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"  # marks of the machines when one table mixes several
 
 
 def headline(name: str, value: float, percent: bool = True) -> None:
@@ -196,11 +197,15 @@ def _cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def table(rows: list[dict]) -> str:
-    """A Markdown table of report rows (a row without ``seconds`` shows a dash)."""
+def table(rows: list[dict], marks: dict[str, str] | None = None) -> str:
+    """A Markdown table of report rows (a row without ``seconds`` shows a dash).
+
+    ``marks``: hardware description → a mark put after the seconds of the rows measured on it.
+    """
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         secs = f"{r['seconds']:.0f}" if isinstance(r.get("seconds"), (int, float)) else "—"
+        secs += (marks or {}).get(str(r.get("hardware")), "") if secs != "—" else ""
         lines.append(f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | "
                      f"{_cell(r['headline'])} | {_cell(r['status'])} |")
     return "\n".join(lines)
@@ -257,6 +262,10 @@ def readme_table(results: Path, notebooks: list[str] | None = None) -> str:
     dates = sorted({str(r["date"])[:10] for r in rows if r.get("date")})
     machines = list(dict.fromkeys(str(r["hardware"]) for r in rows if r.get("hardware")))
     when = (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}") if dates else "date not recorded"
+    if len(machines) > 1:  # say which row was measured on which machine
+        marks = {m: SUPERSCRIPTS[i] if i < len(SUPERSCRIPTS) else f" [{i + 1}]" for i, m in enumerate(machines)}
+        where = "; ".join(f"{marks[m].strip()} {m}" for m in machines)
+        return f"{table(rows, marks)}\n\nMeasured {when}, each time on the machine of its mark: {where}."
     where = "; ".join(machines) or "hardware not recorded"
     return f"{table(rows)}\n\nMeasured {when} on {where}."
 
