@@ -197,6 +197,10 @@ def _cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _machine(row: dict) -> str:
+    return str(row.get("hardware") or "hardware not recorded")
+
+
 def table(rows: list[dict], marks: dict[str, str] | None = None) -> str:
     """A Markdown table of report rows (a row without ``seconds`` shows a dash).
 
@@ -205,7 +209,7 @@ def table(rows: list[dict], marks: dict[str, str] | None = None) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         secs = f"{r['seconds']:.0f}" if isinstance(r.get("seconds"), (int, float)) else "—"
-        secs += (marks or {}).get(str(r.get("hardware")), "") if secs != "—" else ""
+        secs += (marks or {}).get(_machine(r), "") if secs != "—" else ""
         lines.append(f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | "
                      f"{_cell(r['headline'])} | {_cell(r['status'])} |")
     return "\n".join(lines)
@@ -260,12 +264,14 @@ def readme_table(results: Path, notebooks: list[str] | None = None) -> str:
     rows = merge_rows([{"notebook": n, "mode": mode, "device": "—", "seconds": None, "headline": "—",
                         "status": "not yet measured"} for n in notebooks or [] if n not in have], rows)
     dates = sorted({str(r["date"])[:10] for r in rows if r.get("date")})
-    machines = list(dict.fromkeys(str(r["hardware"]) for r in rows if r.get("hardware")))
     when = (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}") if dates else "date not recorded"
+    timed = [_machine(r) for r in rows if isinstance(r.get("seconds"), (int, float))]
+    machines = sorted(dict.fromkeys(timed), key=timed.count, reverse=True)  # most rows first, then first seen
     if len(machines) > 1:  # say which row was measured on which machine
-        marks = {m: SUPERSCRIPTS[i] if i < len(SUPERSCRIPTS) else f" [{i + 1}]" for i, m in enumerate(machines)}
-        where = "; ".join(f"{marks[m].strip()} {m}" for m in machines)
-        return f"{table(rows, marks)}\n\nMeasured {when}, each time on the machine of its mark: {where}."
+        marks = {m: SUPERSCRIPTS[i] if len(machines) <= len(SUPERSCRIPTS) else f" [{i + 1}]"
+                 for i, m in enumerate(machines)}
+        where = "; ".join(f"{marks[m].strip()} on {m}" for m in machines)
+        return f"{table(rows, marks)}\n\nMeasured {when}. Seconds marked {where}."
     where = "; ".join(machines) or "hardware not recorded"
     return f"{table(rows)}\n\nMeasured {when} on {where}."
 

@@ -139,14 +139,19 @@ def test_readme_table_from_results(tmp_path, capsys):
 def test_readme_table_marks_each_row_with_its_machine_when_they_differ(tmp_path):
     row = {"notebook": "10_x.ipynb", "mode": "quick", "device": "cpu (2 threads)", "seconds": 97.6,
            "headline": "h", "status": "ok", "date": "2026-11-24T10:00:00+00:00", "hardware": "Intel · 2 CPUs"}
-    rows = [row, {**row, "notebook": "11_y.ipynb", "seconds": 12.0, "hardware": "AMD · 2 CPUs"},
-            {**row, "notebook": "12_z.ipynb", "seconds": 5.0}]
+    rows = [{**row, "hardware": "AMD · 2 CPUs"}, row, {**row, "notebook": "11_y.ipynb", "seconds": 12.0},
+            {**row, "notebook": "12_z.ipynb", "seconds": 5.0, "hardware": ""}]
+    rows[0]["notebook"] = "09_v.ipynb"
     text = report.readme_table(report.write_results(tmp_path, "quick", rows), ["13_w.ipynb"]).splitlines()
-    assert text[2:6] == ["| `10_x.ipynb` | quick | cpu (2 threads) | 98¹ | h | ok |",
-                         "| `11_y.ipynb` | quick | cpu (2 threads) | 12² | h | ok |",
-                         "| `12_z.ipynb` | quick | cpu (2 threads) | 5¹ | h | ok |",
+    assert text[2:7] == ["| `09_v.ipynb` | quick | cpu (2 threads) | 98² | h | ok |",  # numbered by rows:
+                         "| `10_x.ipynb` | quick | cpu (2 threads) | 98¹ | h | ok |",  # most rows first
+                         "| `11_y.ipynb` | quick | cpu (2 threads) | 12¹ | h | ok |",
+                         "| `12_z.ipynb` | quick | cpu (2 threads) | 5³ | h | ok |",
                          "| `13_w.ipynb` | quick | — | — | — | not yet measured |"]
-    assert text[-1] == "Measured 2026-11-24, each time on the machine of its mark: ¹ Intel · 2 CPUs; ² AMD · 2 CPUs."
+    assert text[-1] == ("Measured 2026-11-24. Seconds marked ¹ on Intel · 2 CPUs; ² on AMD · 2 CPUs; "
+                        "³ on hardware not recorded.")
+    assert report.readme_table(report.write_results(tmp_path, "quick", rows[1:3])).endswith(
+        "Measured 2026-11-24 on Intel · 2 CPUs.")
 
 
 def test_kernel_env_makes_data_folders_absolute(monkeypatch, tmp_path):
