@@ -268,9 +268,9 @@ def readme_table(results: Path, notebooks: list[str] | None = None) -> str:
     timed = [_machine(r) for r in rows if isinstance(r.get("seconds"), (int, float))]
     machines = sorted(dict.fromkeys(timed), key=timed.count, reverse=True)  # most rows first, then first seen
     if len(machines) > 1:  # say which row was measured on which machine
-        marks = {m: SUPERSCRIPTS[i] if len(machines) <= len(SUPERSCRIPTS) else f" [{i + 1}]"
+        marks = {m: SUPERSCRIPTS[i] if len(machines) <= len(SUPERSCRIPTS) else f"[{i + 1}]"
                  for i, m in enumerate(machines)}
-        where = "; ".join(f"{marks[m].strip()} on {m}" for m in machines)
+        where = "; ".join(f"{marks[m]} on {m}" for m in machines)
         return f"{table(rows, marks)}\n\nMeasured {when}. Seconds marked {where}."
     where = "; ".join(machines) or "hardware not recorded"
     return f"{table(rows)}\n\nMeasured {when} on {where}."
