@@ -10,7 +10,9 @@ Each notebook prints its device (``Using device: …``, from :func:`helpers.devi
 one headline line via :func:`headline`; the runner reads both from the outputs.
 
 A notebook that fails (a failing cell, a cell past its time limit, a kernel that dies) becomes a
-row with status ``error: …`` and the next notebook still runs. With ``--out DIR`` the results are
+row with status ``error: …`` and the next notebook still runs. Stopping the runner itself (Ctrl-C,
+or SIGTERM from ``kill`` or ``timeout``) interrupts the running cell, gives that notebook the row
+``error: stopped (SIGINT|SIGTERM) …`` (its outputs so far are kept) and runs no further notebook. With ``--out DIR`` the results are
 written after every notebook, each time atomically, to ``DIR/results-<mode>.json`` (one object per
 notebook: notebook, mode, device, seconds, headline, status, date, hardware) and
 ``DIR/results-<mode>.md``; rows already in that json for notebooks not re-run are kept, so one
@@ -27,8 +29,10 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 COLUMNS = ("notebook", "mode", "device", "seconds", "headline", "status")
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"  # marks of the machines when one table mixes several
+STOPPED = "error: stopped"  # the status of a notebook whose run was stopped from outside
+
+
+class Stopped(Exception):
+    """Raised before a notebook's next cell once the runner has received SIGINT or SIGTERM."""
 
 
 def headline(name: str, value: float, percent: bool = True) -> None:
@@ -101,8 +110,11 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
 
     Never raises for what happens inside the kernel: a failing cell, a cell past ``timeout``
     seconds, the whole notebook past ``budget_s`` seconds or a kernel that dies give
-    ``status = "error: …"``, and the kernel is shut down in every case. The kernel starts in the
-    notebook's folder. ``out_dir``: also keep the executed notebook (outputs as far as it got) there.
+    ``status = "error: …"``. Called from the main thread, it also handles Ctrl-C and SIGTERM while it
+    runs: the running cell is interrupted (a second signal kills the kernel), no further cell starts,
+    and the status is ``error: stopped (SIGINT|SIGTERM) …``. The kernel is shut down in every case.
+    It starts in the notebook's folder. ``out_dir``: also keep the executed notebook (outputs as far
+    as it got) there.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -119,14 +131,49 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         left = max(1, int(deadline - time.perf_counter()) + 1)
         return left if per_cell is None else min(per_cell, left)
 
+    stops: list[str] = []  # the signals received while this notebook ran
+
+    def before_cell(cell, cell_index) -> None:
+        if stops:
+            raise Stopped(stops[0])
+
+    def on_signal(signum, frame) -> None:
+        # interrupt the running cell (SIGINT to the kernel: KeyboardInterrupt there); kill the kernel
+        # if it is asked again, in case the cell does not stop
+        stops.append(signal.Signals(signum).name)
+        pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGINT if len(stops) == 1 else signal.SIGKILL)
+
     client = NotebookClient(nb, timeout=timeout, timeout_func=cell_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    status = "ok"
+                            resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=before_cell)
+    failure: list[Exception] = []
+
+    def execute() -> None:
+        try:
+            client.execute(env=kernel_env(mode))
+        except Exception as exc:  # noqa: BLE001 - one notebook's failure of any kind is its row's status
+            failure.append(exc)
+
+    # From the main thread, nbclient runs in a worker thread, so that SIGINT and SIGTERM reach
+    # on_signal here (in the main thread nbclient would take them: it shuts the kernel down and
+    # the run goes on with a misleading error and the next notebook).
+    watch = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if watch else {}
     try:
-        client.execute(env=kernel_env(mode))
-    except Exception as exc:  # noqa: BLE001 - one notebook's failure of any kind is its row's status
-        status = error_status(exc)
+        if watch:
+            worker = threading.Thread(target=execute, name=f"nbclient {path.name}", daemon=True)
+            worker.start()
+            while worker.is_alive():
+                worker.join(0.5)
+        else:
+            execute()
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        status = (f"{STOPPED} ({stops[0]}) before the notebook finished" if stops
+                  else error_status(failure[0]) if failure else "ok")
         # nbclient shuts its kernel down on the way out and then forgets it (km = None); a kernel
         # manager still held here means that shutdown did not happen: do it now.
         if client.km is not None:
@@ -347,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.out is not None:
             write_results(args.out, args.mode, rows)
         print(f"  {row['seconds']:.0f} s, {row['status']}, {row['headline']}", file=sys.stderr, flush=True)
+        if row["status"].startswith(STOPPED):
+            print("stopped: no further notebook runs", file=sys.stderr, flush=True)
+            break
     print(table(rows))
     return 0 if all(r["status"] == "ok" for r in ran) else 1
 

@@ -1,6 +1,9 @@
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +69,36 @@ def test_hung_notebook_stops_at_its_budget_and_its_kernel_is_shut_down(tmp_path)
     deadline = time.monotonic() + 10
     while _running(pid):
         assert time.monotonic() < deadline, f"the hung kernel (pid {pid}) is still running"
+        time.sleep(0.2)
+
+
+def test_stopping_the_runner_records_the_notebook_as_stopped_and_runs_no_more(tmp_path):
+    pid_file = tmp_path / "kernel.pid"
+    first = _notebook(tmp_path / "01_slow.ipynb", "print('Using device: cpu (test)')",
+                      f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)")
+    second = _notebook(tmp_path / "02_next.ipynb", *OK_CELLS)
+    out = tmp_path / "out"
+    runner = subprocess.Popen([sys.executable, "-m", "helpers.report", "--mode", "quick", "--out", str(out),
+                               str(first), str(second)], cwd=report.ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert runner.poll() is None and time.monotonic() < deadline, "the kernel never reached the slow cell"
+            time.sleep(0.2)
+        runner.send_signal(signal.SIGTERM)
+        _, err = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+    assert runner.returncode == 1, err
+    rows = report.load_results(out / "results-quick.json")
+    assert [r["notebook"] for r in rows] == ["01_slow.ipynb"], err  # the second notebook never ran
+    assert rows[0]["status"] == "error: stopped (SIGTERM) before the notebook finished", rows[0]
+    assert rows[0]["device"] == "cpu (test)"  # the outputs up to the stop are kept
+    kernel = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _running(kernel):
+        assert time.monotonic() < deadline, f"the stopped notebook's kernel (pid {kernel}) is still running"
         time.sleep(0.2)
 
 
