@@ -288,8 +288,8 @@ def write_results(out_dir: Path, mode: str, rows: list[dict]) -> Path:
     target = out_dir / f"results-{mode}.json"
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    with atomic_path(out_dir / f"results-{mode}.md") as tmp:
-        tmp.write_text(table(rows) + "\n", encoding="utf-8")
+    with atomic_path(out_dir / f"results-{mode}.md") as tmp:  # the table README would show, machines marked
+        tmp.write_text((readme_table(target) if rows else table(rows)) + "\n", encoding="utf-8")
     return target
 
 

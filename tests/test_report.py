@@ -183,6 +183,8 @@ def test_readme_table_marks_each_row_with_its_machine_when_they_differ(tmp_path)
                          "| `13_w.ipynb` | quick | — | — | — | not yet measured |"]
     assert text[-1] == ("Measured 2026-11-24. Seconds marked ¹ on Intel · 2 CPUs; ² on AMD · 2 CPUs; "
                         "³ on hardware not recorded.")
+    md = (tmp_path / "results-quick.md").read_text(encoding="utf-8")  # written beside the json, marked alike
+    assert "| `09_v.ipynb` | quick | cpu (2 threads) | 98² | h | ok |" in md and md.rstrip().endswith(text[-1])
     assert report.readme_table(report.write_results(tmp_path, "quick", rows[1:3])).endswith(
         "Measured 2026-11-24 on Intel · 2 CPUs.")
 
