@@ -12,7 +12,8 @@ one headline line via :func:`headline`; the runner reads both from the outputs.
 A notebook that fails (a failing cell, a cell past its time limit, a kernel that dies) becomes a
 row with status ``error: …`` and the next notebook still runs. Stopping the runner itself (Ctrl-C,
 or SIGTERM from ``kill`` or ``timeout``) interrupts the running cell, gives that notebook the row
-``error: stopped (SIGINT|SIGTERM) …`` (its outputs so far are kept) and runs no further notebook. With ``--out DIR`` the results are
+``error: stopped (SIGINT|SIGTERM) while the notebook ran`` (its outputs so far are kept) and runs
+no further notebook. With ``--out DIR`` the results are
 written after every notebook, each time atomically, to ``DIR/results-<mode>.json`` (one object per
 notebook: notebook, mode, device, seconds, headline, status, date, hardware) and
 ``DIR/results-<mode>.md``; rows already in that json for notebooks not re-run are kept, so one
@@ -22,6 +23,7 @@ notebook can be re-measured on its own.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import json
@@ -104,17 +106,35 @@ def error_status(exc: BaseException) -> str:
     return f"error: {reason[:160]}"
 
 
+def _signal_kernel(km, signum: int) -> bool:
+    """Send ``signum`` to a running local kernel's process group (its workers too), else to the kernel
+    process alone; False when no kernel process is running."""
+    provisioner = getattr(km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    if process is None or process.poll() is not None:  # none started yet, or it has exited
+        return False
+    with contextlib.suppress(OSError):
+        pgid = getattr(provisioner, "pgid", None)
+        if pgid and hasattr(os, "killpg"):
+            os.killpg(pgid, signum)
+        else:
+            process.send_signal(signum)
+        return True
+    return False
+
+
 def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path | None = None,
-                 budget_s: float | None = None) -> dict:
+                 budget_s: float | None = None, kill_after_s: float = 30) -> dict:
     """Execute one notebook (any path) in ``mode`` with a fresh kernel; return its row of the table.
 
     Never raises for what happens inside the kernel: a failing cell, a cell past ``timeout``
     seconds, the whole notebook past ``budget_s`` seconds or a kernel that dies give
-    ``status = "error: …"``. Called from the main thread, it also handles Ctrl-C and SIGTERM while it
-    runs: the running cell is interrupted (a second signal kills the kernel), no further cell starts,
-    and the status is ``error: stopped (SIGINT|SIGTERM) …``. The kernel is shut down in every case.
-    It starts in the notebook's folder. ``out_dir``: also keep the executed notebook (outputs as far
-    as it got) there.
+    ``status = "error: …"``. Called from the main thread, it also takes Ctrl-C and SIGTERM while it
+    runs: the running cell is interrupted, the kernel is killed if it has not stopped
+    ``kill_after_s`` seconds later (or at a second signal), no further cell starts, and the status
+    is ``error: stopped (SIGINT|SIGTERM) while the notebook ran``. The kernel is shut down in every
+    case. It starts in the notebook's folder. ``out_dir``: also keep the executed notebook (outputs
+    as far as it got) there.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -131,63 +151,67 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         left = max(1, int(deadline - time.perf_counter()) + 1)
         return left if per_cell is None else min(per_cell, left)
 
-    stops: list[str] = []  # the signals received while this notebook ran
+    stops: list[tuple[str, float]] = []  # (signal name, time) of each stop request while this notebook ran
 
     def before_cell(cell, cell_index) -> None:
         if stops:
-            raise Stopped(stops[0])
+            raise Stopped(stops[0][0])
 
     def on_signal(signum, frame) -> None:
-        # interrupt the running cell (SIGINT to the kernel: KeyboardInterrupt there); kill the kernel
-        # if it is asked again, in case the cell does not stop
-        stops.append(signal.Signals(signum).name)
-        pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
-        if pid:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGINT if len(stops) == 1 else signal.SIGKILL)
+        stops.append((signal.Signals(signum).name, time.perf_counter()))
+        _signal_kernel(client.km, signal.SIGINT if len(stops) == 1 else signal.SIGKILL)
 
     client = NotebookClient(nb, timeout=timeout, timeout_func=cell_timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=before_cell)
     failure: list[Exception] = []
 
-    def execute() -> None:
+    def execute(in_worker: bool) -> None:
         try:
-            client.execute(env=kernel_env(mode))
+            if in_worker:  # a fresh event loop of the worker's own, closed at the end
+                asyncio.run(client.async_execute(env=kernel_env(mode)))
+            else:
+                client.execute(env=kernel_env(mode))
         except Exception as exc:  # noqa: BLE001 - one notebook's failure of any kind is its row's status
             failure.append(exc)
 
-    # From the main thread, nbclient runs in a worker thread, so that SIGINT and SIGTERM reach
-    # on_signal here (in the main thread nbclient would take them: it shuts the kernel down and
-    # the run goes on with a misleading error and the next notebook).
-    watch = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if watch else {}
+    # In the main thread nbclient takes SIGINT and SIGTERM itself (it shuts the kernel down, and the
+    # run would go on with a bare error and the next notebook); so it runs in a worker thread here,
+    # and the signals come to on_signal. Signals ignored on entry (a background job's SIGINT) stay so.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(s) not in (signal.SIG_IGN, None):
+                previous[s] = signal.signal(s, on_signal)
     try:
-        if watch:
-            worker = threading.Thread(target=execute, name=f"nbclient {path.name}", daemon=True)
+        if previous:
+            worker = threading.Thread(target=execute, args=(True,), name=f"nbclient {path.name}", daemon=True)
             worker.start()
             while worker.is_alive():
                 worker.join(0.5)
+                if stops and time.perf_counter() - stops[0][1] > kill_after_s:
+                    _signal_kernel(client.km, signal.SIGKILL)  # the interrupted cell did not stop
         else:
-            execute()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        status = (f"{STOPPED} ({stops[0]}) before the notebook finished" if stops
-                  else error_status(failure[0]) if failure else "ok")
+            execute(in_worker=False)
+        status = error_status(failure[0]) if failure else "ok"
         # nbclient shuts its kernel down on the way out and then forgets it (km = None); a kernel
         # manager still held here means that shutdown did not happen: do it now.
         if client.km is not None:
             with contextlib.suppress(Exception):
                 client._cleanup_kernel()
-    seconds = time.perf_counter() - start
-    if out_dir is not None:
-        from .download import atomic_path
+        seconds = time.perf_counter() - start
+        if out_dir is not None:
+            from .download import atomic_path
 
-        with atomic_path(Path(out_dir) / path.name) as tmp:
-            nbformat.write(nb, str(tmp))
-    return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1), "status": status,
-            **summarize_outputs(json.loads(nbformat.writes(nb))),
-            "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
+            with atomic_path(Path(out_dir) / path.name) as tmp:
+                nbformat.write(nb, str(tmp))
+        if stops:
+            status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
+        return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1), "status": status,
+                **summarize_outputs(json.loads(nbformat.writes(nb))),
+                "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _cpu_model() -> str:
@@ -281,7 +305,8 @@ def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
 
 
 def write_results(out_dir: Path, mode: str, rows: list[dict]) -> Path:
-    """Write ``results-<mode>.json`` and ``results-<mode>.md`` in ``out_dir`` (each atomically)."""
+    """Write ``results-<mode>.json`` and ``results-<mode>.md`` (the table README shows, see
+    :func:`readme_table`) in ``out_dir``, each atomically."""
     from .download import atomic_path
 
     out_dir = Path(out_dir)

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -88,18 +89,54 @@ def test_stopping_the_runner_records_the_notebook_as_stopped_and_runs_no_more(tm
             time.sleep(0.2)
         runner.send_signal(signal.SIGTERM)
         _, err = runner.communicate(timeout=60)
+        assert runner.returncode == 1, err
+        rows = report.load_results(out / "results-quick.json")
+        assert [r["notebook"] for r in rows] == ["01_slow.ipynb"], err  # the second notebook never ran
+        assert rows[0]["status"] == "error: stopped (SIGTERM) while the notebook ran", rows[0]
+        assert rows[0]["device"] == "cpu (test)"  # the outputs up to the stop are kept
+        _assert_gone(int(pid_file.read_text()))
     finally:
         runner.kill()
-    assert runner.returncode == 1, err
-    rows = report.load_results(out / "results-quick.json")
-    assert [r["notebook"] for r in rows] == ["01_slow.ipynb"], err  # the second notebook never ran
-    assert rows[0]["status"] == "error: stopped (SIGTERM) before the notebook finished", rows[0]
-    assert rows[0]["device"] == "cpu (test)"  # the outputs up to the stop are kept
-    kernel = int(pid_file.read_text())
-    deadline = time.monotonic() + 10
-    while _running(kernel):
-        assert time.monotonic() < deadline, f"the stopped notebook's kernel (pid {kernel}) is still running"
+        _kill_from(pid_file)
+
+
+def _assert_gone(pid: int, wait_s: float = 10) -> None:
+    deadline = time.monotonic() + wait_s
+    while _running(pid):
+        assert time.monotonic() < deadline, f"the stopped notebook's kernel (pid {pid}) is still running"
         time.sleep(0.2)
+
+
+def _kill_from(pid_file: Path) -> None:
+    """Never leave a test's sleeping kernel behind."""
+    with contextlib.suppress(ValueError, OSError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_a_cell_that_ignores_the_interrupt_is_killed(tmp_path):
+    pid_file = tmp_path / "kernel.pid"
+    path = _notebook(tmp_path / "01_stubborn.ipynb",
+                     f"import os, signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                     f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)")
+
+    def stop_when_the_cell_runs():
+        deadline = time.monotonic() + 120
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):  # only while run_notebook takes it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_when_the_cell_runs, daemon=True)
+    stopper.start()
+    try:
+        start = time.monotonic()
+        row = report.run_notebook(path, "quick", timeout=600, kill_after_s=3)
+        assert time.monotonic() - start < 90
+        assert row["status"] == "error: stopped (SIGTERM) while the notebook ran", row["status"]
+        _assert_gone(int(pid_file.read_text()))
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+    finally:
+        _kill_from(pid_file)
 
 
 def test_report_survives_failures_writes_after_each_notebook_and_merges(tmp_path, monkeypatch, capsys):
