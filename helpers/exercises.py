@@ -76,6 +76,39 @@ def _fail(name: str, why: str, hint: str) -> bool:
     return False
 
 
+# --- 01: what deep learning is -------------------------------------------------------------------
+
+def check_matmul_flops(fn: Callable[[int, int, int], int]) -> bool:
+    """Exercise 01.1: ``fn(n, m, p)`` → floating-point operations of (n×m) @ (m×p), the plain way.
+
+    Each of the n·p entries is a dot product of length m: m multiplications and m − 1 additions,
+    so n·p·(2m − 1) in all (about 2·n·m·p).
+    """
+    return check("matmul_flops", fn, [
+        ((1, 1, 1), 1), ((1, 2, 1), 3), ((2, 3, 4), 40), ((64, 48, 32), 64 * 32 * 95),
+        ((1024, 1024, 1024), 1024 * 1024 * 2047),
+    ], hint="n·p entries, each m multiplications and m − 1 additions")
+
+
+def check_saliency_share(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
+    """Exercise 01.2: ``fn(saliency, mask)``: maps (N, H, W) ≥ 0, bool mask (N, H, W) → (N,) shares.
+
+    Entry i is the sum of map i inside mask i divided by the sum of map i.
+    """
+    s1 = np.array([[[1.0, 0.0], [0.0, 3.0]], [[2.0, 2.0], [2.0, 2.0]]])
+    m1 = np.array([[[True, False], [False, False]], [[True, True], [False, False]]])
+    rng = np.random.default_rng(0)
+    s2 = rng.uniform(0, 1, (5, 6, 7))
+    s2[0] *= 100  # one map far larger than the others: the ratio of totals would follow it
+    m2 = rng.uniform(0, 1, (5, 6, 7)) < 0.2
+    return check("saliency_share", fn, [
+        ((s1, m1), np.array([0.25, 0.5])),
+        ((s2, m2), (s2 * m2).sum((1, 2)) / s2.sum((1, 2))),
+        ((np.ones((3, 4, 4)), np.ones((3, 4, 4), bool)), np.ones(3)),
+    ], hint="sum over the last two axes only: (saliency * mask).sum(axis=(1, 2)) / saliency.sum(axis=(1, 2))")
+
+
+
 # --- 02: one-layer net --------------------------------------------------------------------------
 
 def check_softmax_rows(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
@@ -97,6 +130,7 @@ def check_cross_entropy_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> b
         ((p, np.array([0, 2, 1])), np.mean(np.log(1 / np.array([0.7, 0.8, 0.5])))),
         ((np.full((2, 10), 0.1), np.array([3, 7])), np.log(10)),
     ], hint="pick probs[np.arange(N), labels], then average -log of those")
+
 
 
 # --- 03: two-layer net --------------------------------------------------------------------------
@@ -131,6 +165,7 @@ def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> boo
     ], hint="first update the velocity v = beta * v + grad, then w = w - lr * v")
 
 
+
 # --- 04: convolution ----------------------------------------------------------------------------
 
 def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
@@ -140,150 +175,154 @@ def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
     ], hint="(n + 2*p - k) // s + 1 — integer division drops a last partial window")
 
 
-# --- 10: XOR and universal approximation --------------------------------------------------------
 
-def check_xor_relu_weights(fn: Callable[[], tuple[Any, Any, Any, Any]]) -> bool:
-    """Exercise 10.1: weights ``(W1, b1, W2, b2)`` of a ReLU net that outputs XOR exactly.
+# --- 05: a CNN on CIFAR-10 ----------------------------------------------------------------------
 
-    The net is ``out = relu(X @ W1.T + b1) @ W2 + b2`` with no step at the end; for the 2-2-1 net of
-    the exercise W1 is (2, 2), b1 (2,), W2 (2,) and b2 a number (any hidden width h works: W1 (h, 2),
-    b1 (h,), W2 (h,)). On the four inputs X = [[0,0],[0,1],[1,0],[1,1]] it must give [0, 1, 1, 0].
+def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, int, int]]) -> bool:
+    """Exercise 05.1: ``fn(c_in, c_out, k, padding, size)`` → ``(channels, side, n_params)``.
+
+    The block is ``Conv2d(c_in, c_out, k, padding=padding)`` (stride 1, with bias) → ReLU →
+    ``MaxPool2d(2)`` applied to a batch of shape (N, c_in, size, size); its output has shape
+    (N, channels, side, side), and ``n_params`` counts the block's weights and biases. The expected
+    answers were worked out by hand and agree with PyTorch's shapes and parameter counts.
     """
-    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-
-    def outputs():
-        params = fn()
-        if params is None:
-            return None
-        if not isinstance(params, (tuple, list)) or len(params) != 4:
-            raise TypeError("return the four parts as a tuple (W1, b1, W2, b2)")
-        parts = [_as_numbers(p) for p in params]
-        for part in parts:
-            if isinstance(part, str):
-                raise TypeError(f"W1, b1, W2 and b2 must be numbers or arrays, got {part}")
-        w1, b1, w2, b2 = (p.astype(float) for p in parts)
-        return np.maximum(x @ w1.T + b1, 0.0) @ w2 + b2
-
-    return check("xor_relu_weights", outputs, [((), np.array([0.0, 1.0, 1.0, 0.0]))],
-                 hint="try two hidden units that both compute x₁ + x₂, with biases 0 and −1: what "
-                      "are they on the four inputs? The output is a weighted sum of them")
+    return check("conv_block_output", fn, [
+        ((3, 16, 3, 1, 32), np.array([16, 16, 448])),    # the lecture CNN's first block, width 16
+        ((16, 32, 3, 1, 16), np.array([32, 8, 4_640])),  # its second block
+        ((1, 6, 5, 0, 28), np.array([6, 12, 156])),      # LeNet's first block on a 28×28 digit
+        ((3, 8, 5, 0, 32), np.array([8, 14, 608])),
+        ((4, 4, 3, 0, 9), np.array([4, 3, 148])),        # 9 → 7 → 3: the pool drops a last odd row
+    ], hint="the convolution keeps size + 2·padding − k + 1 pixels, the pool halves that (rounding "
+            "down); each of the c_out kernels has c_in·k·k weights and one bias")
 
 
-def check_one_hidden_layer_params(fn: Callable[[int, int, int], int]) -> bool:
-    """Exercise 10.2: parameters of Linear(n_in, h) → activation → Linear(h, n_out), biases included."""
-    return check("one_hidden_layer_params", fn, [
-        ((2, 4, 1), 17), ((1, 32, 1), 97), ((1, 512, 1), 1_537), ((2, 2, 1), 9), ((784, 512, 10), 407_050),
-        ((3, 1, 2), 8),
-    ], hint="n_in·h weights + h biases into the hidden layer, h·n_out weights + n_out biases out of it")
+def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -> bool:
+    """Exercise 05.2: ``fn(labels, num_classes, eps)`` → the smoothed target rows (N, num_classes).
 
-
-# --- 11: rethinking generalisation --------------------------------------------------------------
-
-def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
-    """Exercise 11.1: ``fn(labels, frac, num_classes, seed)`` → new labels (N,), a changed copy.
-
-    Exactly ``round(frac * N)`` positions, chosen at random, get a label *different* from their old
-    one (a random one of the other ``num_classes − 1`` classes); the others keep theirs, and
-    ``labels`` (an int64 tensor of shape (N,)) itself is not modified. The check compares the number
-    of changed labels, and how many different classes the changed ones received.
+    ``labels`` is an integer array of shape (N,). PyTorch's ``label_smoothing=eps`` mixes the one-hot
+    target with the uniform distribution: the true class gets 1 − ε + ε/K, every other class ε/K,
+    and each row sums to 1 (for ε = 0.2 and K = 10: 0.82 and 0.02).
     """
-    import torch
-
-    def changed(labels, frac, num_classes, seed):
-        before = labels.clone()
-        got = _as_numbers(fn(labels, frac, num_classes, seed))
-        if isinstance(got, str):
-            raise TypeError(f"return the new labels as a tensor or array, got {got}")
-        if not torch.equal(labels, before):
-            raise ValueError("the input labels were modified: change a copy (labels.clone())")
-        old = before.numpy()
-        if got.shape != old.shape:
-            raise ValueError(f"the new labels have shape {got.shape}, expected {old.shape}")
-        if got.dtype.kind == "f" and not np.array_equal(got, np.round(got)):
-            raise ValueError("the new labels are not whole numbers")
-        if got.min(initial=0) < 0 or got.max(initial=0) >= num_classes:
-            raise ValueError(f"a new label lies outside 0..{num_classes - 1}")
-        where = np.flatnonzero(got != old)
-        if 0 < len(where) < len(old) and np.array_equal(where, np.arange(len(where))):
-            raise ValueError("the changed positions are the first ones: pick them at random")
-        return np.array([len(where), len(np.unique(got[where]))])
-
-    zeros = torch.zeros(1_000, dtype=torch.int64)
-    cycle = torch.arange(1_000) % 10
-    return check("randomise_labels", changed, [
-        ((zeros, 0.5, 10, 0), np.array([500, 9])),  # 500 changed; their new labels cover classes 1..9
-        ((cycle, 1.0, 10, 1), np.array([1_000, 10])),
-        ((cycle, 0.2, 10, 2), np.array([200, 10])),
-        ((zeros, 0.0, 10, 3), np.array([0, 0])),
-        ((zeros[:8], 0.5, 2, 4), np.array([4, 1])),  # two classes: a changed 0 can only become 1
-    ], hint="k = round(frac * N); idx = torch.randperm(N)[:k]; add a random shift in 1..K−1 to those "
-            "labels, modulo K, in a clone")
+    row = np.full(10, 0.02)
+    row[3] = 0.82
+    return check("label_smoothing_targets", fn, [
+        ((np.array([0, 2]), 3, 0.3), np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])),
+        ((np.array([3]), 10, 0.2), row[None, :]),
+        ((np.array([1, 0, 1]), 2, 0.0), np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])),
+        ((np.array([1, 1]), 4, 1.0), np.full((2, 4), 0.25)),
+    ], hint="start from the one-hot rows np.eye(K)[labels], scale them by 1 − ε, then add ε/K to "
+            "every entry (the true class too)")
 
 
-def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
-    """Exercise 11.2: expected fraction of labels a random shuffle leaves equal, from counts (K,).
 
-    A shuffled label at a position is any of the N labels with equal probability, so it matches a
-    label of class c with probability n_c / N: the answer is Σ_c (n_c / N)².
-    """
-    mnist_like = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])  # sums to 10,000
-    return check("shuffle_agreement", fn, [
-        ((np.full(10, 100),), 0.1), ((np.array([1, 1]),), 0.5), ((np.array([3, 1]),), 0.625),
-        ((np.array([5, 0, 0]),), 1.0), ((mnist_like,), np.sum((mnist_like / 10_000) ** 2)),
-    ], hint="turn the counts into class frequencies p = counts / counts.sum(), then sum p²")
+# --- 06: RNNs for sentiment ---------------------------------------------------------------------
 
+def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
+    """Exercise 06.1: ``fn(outputs, lengths)`` → the mean over each sequence's real steps, (N, H).
 
-# --- 12: a tiny GAN -----------------------------------------------------------------------------
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + eˣ), computed without overflow."""
-    return np.logaddexp(0.0, x)
-
-
-def _in_float64(answer: Any) -> Any:
-    """A float32 answer as float64, so that a failure prints 0.5312, not 0.5311999917030334."""
-    arr = _as_numbers(answer) if answer is not None else None
-    return arr.astype(np.float64) if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" else answer
-
-
-def check_discriminator_loss(fn: Callable[[Any, Any], Any]) -> bool:
-    """Exercise 12.1: D's loss from its *logits* on real (N, 1) and fake (M, 1) images.
-
-    BCE of σ(d_real) against 1, averaged over the batch, plus BCE of σ(d_fake) against 0, averaged:
-    mean(−log σ(d_real)) + mean(−log(1 − σ(d_fake))). It must stay finite for confident logits.
+    ``outputs`` is a float tensor (N, L, H), the RNN's output at every step; ``lengths`` an int64
+    tensor (N,) with 1 ≤ lengths[i] ≤ L. Steps ``t >= lengths[i]`` are padding and may hold any
+    values (an RNN run without packing keeps going over them): they must not count. ``outputs``
+    itself must not be modified.
     """
     import torch
 
-    def t(values):
-        return torch.tensor(values, dtype=torch.float32)[:, None]
+    def pooled(outputs, lengths):
+        before = outputs.clone()
+        got = fn(outputs, lengths)
+        if not torch.equal(outputs, before):
+            raise ValueError("the outputs were modified: compute on them without changing them in place")
+        return _in_float64(got)
 
-    cases = [([2.0, 0.5, -1.0], [-3.0, 0.0]), ([0.0], [0.0]), ([5.0, 4.0], [-6.0, -5.0, -4.0]),
-             ([1.0, -2.0], [30.0, 1.0])]  # last: D is fooled, and confidently so, by one fake
-    return check("discriminator_loss", lambda r, f: _in_float64(fn(r, f)), [
-        ((t(r), t(f)), np.mean(_softplus(-np.array(r))) + np.mean(_softplus(np.array(f))))
-        for r, f in cases
-    ], atol=1e-4, hint="F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + the same "
-                       "for d_fake against zeros; log(1 − sigmoid(30)) is log 0 in float32, the logits "
-                       "version is not")
+    g = torch.Generator().manual_seed(0)
+    cases = [
+        (torch.tensor([[[1.0], [3.0], [7.0], [9.0]]]), torch.tensor([2])),  # the mean of 1 and 3; 7, 9: padding
+        (torch.randn(3, 5, 4, generator=g), torch.tensor([2, 5, 1])),
+        (torch.randn(2, 4, 3, generator=g) + 5.0, torch.tensor([4, 4])),  # no padding at all
+        (torch.randn(4, 7, 2, generator=g), torch.tensor([7, 3, 1, 6])),
+    ]
+    return check("masked_mean", pooled, [
+        ((out, n), np.stack([o[:k].numpy().astype(np.float64).mean(0) for o, k in zip(out, n.tolist())]))
+        for out, n in cases
+    ], atol=1e-5, hint="mask = torch.arange(L)[None, :] < lengths[:, None] is True at the real steps, "
+                       "shape (N, L); sum outputs * mask[..., None] over the steps and divide by lengths")
 
 
-def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
-    """Exercise 12.2: G's non-saturating loss from D's logits on fakes (M, 1): mean(−log σ(logit)).
+def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
+    """Exercise 06.2: ``fn(cell, n_in, hidden)`` → parameters of one PyTorch recurrent layer.
 
-    That is BCE of σ(d_on_fake) against 1 ("D should call the fakes real"), averaged over the batch.
+    ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``: ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU(n_in, hidden)``
+    (one layer, one direction, with PyTorch's two bias vectors). The expected counts come from
+    PyTorch itself.
     """
-    import torch
+    from torch import nn
 
-    cases = [[0.0], [-2.0, 1.0, 3.0], [-20.0, -10.0], [4.0, -0.5]]
-    return check("generator_loss", lambda d: _in_float64(fn(d)), [
-        ((torch.tensor(c, dtype=torch.float32)[:, None],), np.mean(_softplus(-np.array(c))))
-        for c in cases
-    ], atol=1e-4, hint="F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake)); "
-                       "not log(1 − D), the saturating loss, which has the opposite sign and little "
-                       "gradient where D rejects the fakes")
+    layers = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    cases = [("rnn", 50, 64), ("lstm", 50, 64), ("gru", 50, 64), ("lstm", 1, 1), ("gru", 300, 128),
+             ("rnn", 2, 8)]
+    return check("rnn_params", fn, [
+        ((cell, n_in, h), sum(p.numel() for p in layers[cell](n_in, h).parameters()))
+        for cell, n_in, h in cases
+    ], hint="a SimpleRNN has W (n_in × h), U (h × h) and PyTorch's two biases (h each); an LSTM has "
+            "four such sets (its gates and candidate), a GRU three")
 
 
-# --- notebooks 08-09 ----------------------------------------------------------------------------
+
+# --- 07: transfer learning ----------------------------------------------------------------------
+
+def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
+    """Exercise 07.1: ``fn(model, name)`` freezes a model except its child ``model.<name>``.
+
+    Afterwards exactly the parameters of ``getattr(model, name)`` have ``requires_grad=True``, even
+    ones that were frozen before, and all others ``False``; ``fn`` returns the number of parameters
+    that still train (an int). The check builds small models and inspects every flag.
+    """
+    from collections import OrderedDict
+
+    from torch import nn
+
+    def mini_net():  # the shape of a torchvision classifier: .features, then .classifier
+        return nn.Sequential(OrderedDict(
+            features=nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU()),
+            pool=nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), classifier=nn.Linear(8, 3)))
+
+    def all_frozen():
+        model = mini_net()
+        model.requires_grad_(False)
+        return model
+
+    def frozen(make, name):
+        model = make()
+        got = fn(model, name)
+        kept = {id(p) for p in getattr(model, name).parameters()}
+        wrong = [n for n, p in model.named_parameters() if p.requires_grad != (id(p) in kept)]
+        if wrong:
+            raise ValueError(f"requires_grad is wrong for {', '.join(wrong[:3])}: only model.{name}'s "
+                             "parameters should train")
+        return got
+
+    return check("freeze_all_but", frozen, [
+        ((lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), "2"), 18),  # 8·2 + 2
+        ((mini_net, "classifier"), 27),  # 8·3 + 3
+        ((mini_net, "features"), 240),   # conv 3·8·3·3 + 8, batch norm 8 + 8
+        ((all_frozen, "classifier"), 27),  # the kept part must train even if it was frozen
+    ], hint="set p.requires_grad = False for every p in model.parameters(), then True for those of "
+            "getattr(model, name); return the sum of p.numel() over the parameters that require grad")
+
+
+def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
+    """Exercise 07.2: ``fn(labels)`` → the accuracy of always answering the most common class.
+
+    ``labels`` is an integer array (N,) of class indices; the answer is (count of the most common
+    class) / N, a float.
+    """
+    return check("majority_rate", fn, [
+        ((np.array([0, 1, 1]),), 2 / 3), ((np.array([0, 0, 0, 1]),), 0.75),
+        ((np.array([2, 2, 1, 0, 2]),), 0.6), ((np.array([3, 3, 5]),), 2 / 3),
+        ((np.array([1] * 50 + [0] * 50),), 0.5),
+    ], hint="np.bincount(labels) counts each class; take the largest count and divide by len(labels)")
+
+
 
 # --- 08: adversarial examples -------------------------------------------------------------------
 
@@ -343,6 +382,7 @@ def check_project_linf(fn: Callable[[Any, Any, float], Any]) -> bool:
         ((t(a2), t(x2), 0.2), want(a2, x2, 0.2)),
     ], hint="torch.min(torch.max(x_adv, x - eps), x + eps) keeps each pixel within ±eps of the "
             "original; then .clamp(0, 1), because near 0 and 1 the ball reaches outside the valid pixels")
+
 
 
 # --- 09: MC dropout and uncertainty -------------------------------------------------------------
@@ -418,180 +458,147 @@ def check_calibration_error(fn: Callable[[np.ndarray, np.ndarray, int], float]) 
                        "cancel an under-confident one")
 
 
-# --- notebooks 05-07 ---
 
-# --- 05: a CNN on CIFAR-10 ----------------------------------------------------------------------
+# --- 10: XOR and universal approximation --------------------------------------------------------
 
-def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, int, int]]) -> bool:
-    """Exercise 05.1: ``fn(c_in, c_out, k, padding, size)`` → ``(channels, side, n_params)``.
+def check_xor_relu_weights(fn: Callable[[], tuple[Any, Any, Any, Any]]) -> bool:
+    """Exercise 10.1: weights ``(W1, b1, W2, b2)`` of a ReLU net that outputs XOR exactly.
 
-    The block is ``Conv2d(c_in, c_out, k, padding=padding)`` (stride 1, with bias) → ReLU →
-    ``MaxPool2d(2)`` applied to a batch of shape (N, c_in, size, size); its output has shape
-    (N, channels, side, side), and ``n_params`` counts the block's weights and biases. The expected
-    answers were worked out by hand and agree with PyTorch's shapes and parameter counts.
+    The net is ``out = relu(X @ W1.T + b1) @ W2 + b2`` with no step at the end; for the 2-2-1 net of
+    the exercise W1 is (2, 2), b1 (2,), W2 (2,) and b2 a number (any hidden width h works: W1 (h, 2),
+    b1 (h,), W2 (h,)). On the four inputs X = [[0,0],[0,1],[1,0],[1,1]] it must give [0, 1, 1, 0].
     """
-    return check("conv_block_output", fn, [
-        ((3, 16, 3, 1, 32), np.array([16, 16, 448])),    # the lecture CNN's first block, width 16
-        ((16, 32, 3, 1, 16), np.array([32, 8, 4_640])),  # its second block
-        ((1, 6, 5, 0, 28), np.array([6, 12, 156])),      # LeNet's first block on a 28×28 digit
-        ((3, 8, 5, 0, 32), np.array([8, 14, 608])),
-        ((4, 4, 3, 0, 9), np.array([4, 3, 148])),        # 9 → 7 → 3: the pool drops a last odd row
-    ], hint="the convolution keeps size + 2·padding − k + 1 pixels, the pool halves that (rounding "
-            "down); each of the c_out kernels has c_in·k·k weights and one bias")
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+
+    def outputs():
+        params = fn()
+        if params is None:
+            return None
+        if not isinstance(params, (tuple, list)) or len(params) != 4:
+            raise TypeError("return the four parts as a tuple (W1, b1, W2, b2)")
+        parts = [_as_numbers(p) for p in params]
+        for part in parts:
+            if isinstance(part, str):
+                raise TypeError(f"W1, b1, W2 and b2 must be numbers or arrays, got {part}")
+        w1, b1, w2, b2 = (p.astype(float) for p in parts)
+        return np.maximum(x @ w1.T + b1, 0.0) @ w2 + b2
+
+    return check("xor_relu_weights", outputs, [((), np.array([0.0, 1.0, 1.0, 0.0]))],
+                 hint="try two hidden units that both compute x₁ + x₂, with biases 0 and −1: what "
+                      "are they on the four inputs? The output is a weighted sum of them")
 
 
-def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -> bool:
-    """Exercise 05.2: ``fn(labels, num_classes, eps)`` → the smoothed target rows (N, num_classes).
-
-    ``labels`` is an integer array of shape (N,). PyTorch's ``label_smoothing=eps`` mixes the one-hot
-    target with the uniform distribution: the true class gets 1 − ε + ε/K, every other class ε/K,
-    and each row sums to 1 (for ε = 0.2 and K = 10: 0.82 and 0.02).
-    """
-    row = np.full(10, 0.02)
-    row[3] = 0.82
-    return check("label_smoothing_targets", fn, [
-        ((np.array([0, 2]), 3, 0.3), np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])),
-        ((np.array([3]), 10, 0.2), row[None, :]),
-        ((np.array([1, 0, 1]), 2, 0.0), np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])),
-        ((np.array([1, 1]), 4, 1.0), np.full((2, 4), 0.25)),
-    ], hint="start from the one-hot rows np.eye(K)[labels], scale them by 1 − ε, then add ε/K to "
-            "every entry (the true class too)")
+def check_one_hidden_layer_params(fn: Callable[[int, int, int], int]) -> bool:
+    """Exercise 10.2: parameters of Linear(n_in, h) → activation → Linear(h, n_out), biases included."""
+    return check("one_hidden_layer_params", fn, [
+        ((2, 4, 1), 17), ((1, 32, 1), 97), ((1, 512, 1), 1_537), ((2, 2, 1), 9), ((784, 512, 10), 407_050),
+        ((3, 1, 2), 8),
+    ], hint="n_in·h weights + h biases into the hidden layer, h·n_out weights + n_out biases out of it")
 
 
-# --- 06: RNNs for sentiment ---------------------------------------------------------------------
 
-def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
-    """Exercise 06.1: ``fn(outputs, lengths)`` → the mean over each sequence's real steps, (N, H).
+# --- 11: rethinking generalisation --------------------------------------------------------------
 
-    ``outputs`` is a float tensor (N, L, H), the RNN's output at every step; ``lengths`` an int64
-    tensor (N,) with 1 ≤ lengths[i] ≤ L. Steps ``t >= lengths[i]`` are padding and may hold any
-    values (an RNN run without packing keeps going over them): they must not count. ``outputs``
-    itself must not be modified.
+def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
+    """Exercise 11.1: ``fn(labels, frac, num_classes, seed)`` → new labels (N,), a changed copy.
+
+    Exactly ``round(frac * N)`` positions, chosen at random, get a label *different* from their old
+    one (a random one of the other ``num_classes − 1`` classes); the others keep theirs, and
+    ``labels`` (an int64 tensor of shape (N,)) itself is not modified. The check compares the number
+    of changed labels, and how many different classes the changed ones received.
     """
     import torch
 
-    def pooled(outputs, lengths):
-        before = outputs.clone()
-        got = fn(outputs, lengths)
-        if not torch.equal(outputs, before):
-            raise ValueError("the outputs were modified: compute on them without changing them in place")
-        return _in_float64(got)
+    def changed(labels, frac, num_classes, seed):
+        before = labels.clone()
+        got = _as_numbers(fn(labels, frac, num_classes, seed))
+        if isinstance(got, str):
+            raise TypeError(f"return the new labels as a tensor or array, got {got}")
+        if not torch.equal(labels, before):
+            raise ValueError("the input labels were modified: change a copy (labels.clone())")
+        old = before.numpy()
+        if got.shape != old.shape:
+            raise ValueError(f"the new labels have shape {got.shape}, expected {old.shape}")
+        if got.dtype.kind == "f" and not np.array_equal(got, np.round(got)):
+            raise ValueError("the new labels are not whole numbers")
+        if got.min(initial=0) < 0 or got.max(initial=0) >= num_classes:
+            raise ValueError(f"a new label lies outside 0..{num_classes - 1}")
+        where = np.flatnonzero(got != old)
+        if 0 < len(where) < len(old) and np.array_equal(where, np.arange(len(where))):
+            raise ValueError("the changed positions are the first ones: pick them at random")
+        return np.array([len(where), len(np.unique(got[where]))])
 
-    g = torch.Generator().manual_seed(0)
-    cases = [
-        (torch.tensor([[[1.0], [3.0], [7.0], [9.0]]]), torch.tensor([2])),  # the mean of 1 and 3; 7, 9: padding
-        (torch.randn(3, 5, 4, generator=g), torch.tensor([2, 5, 1])),
-        (torch.randn(2, 4, 3, generator=g) + 5.0, torch.tensor([4, 4])),  # no padding at all
-        (torch.randn(4, 7, 2, generator=g), torch.tensor([7, 3, 1, 6])),
-    ]
-    return check("masked_mean", pooled, [
-        ((out, n), np.stack([o[:k].numpy().astype(np.float64).mean(0) for o, k in zip(out, n.tolist())]))
-        for out, n in cases
-    ], atol=1e-5, hint="mask = torch.arange(L)[None, :] < lengths[:, None] is True at the real steps, "
-                       "shape (N, L); sum outputs * mask[..., None] over the steps and divide by lengths")
+    zeros = torch.zeros(1_000, dtype=torch.int64)
+    cycle = torch.arange(1_000) % 10
+    return check("randomise_labels", changed, [
+        ((zeros, 0.5, 10, 0), np.array([500, 9])),  # 500 changed; their new labels cover classes 1..9
+        ((cycle, 1.0, 10, 1), np.array([1_000, 10])),
+        ((cycle, 0.2, 10, 2), np.array([200, 10])),
+        ((zeros, 0.0, 10, 3), np.array([0, 0])),
+        ((zeros[:8], 0.5, 2, 4), np.array([4, 1])),  # two classes: a changed 0 can only become 1
+    ], hint="k = round(frac * N); idx = torch.randperm(N)[:k]; add a random shift in 1..K−1 to those "
+            "labels, modulo K, in a clone")
 
 
-def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
-    """Exercise 06.2: ``fn(cell, n_in, hidden)`` → parameters of one PyTorch recurrent layer.
+def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
+    """Exercise 11.2: expected fraction of labels a random shuffle leaves equal, from counts (K,).
 
-    ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``: ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU(n_in, hidden)``
-    (one layer, one direction, with PyTorch's two bias vectors). The expected counts come from
-    PyTorch itself.
+    A shuffled label at a position is any of the N labels with equal probability, so it matches a
+    label of class c with probability n_c / N: the answer is Σ_c (n_c / N)².
     """
-    from torch import nn
-
-    layers = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-    cases = [("rnn", 50, 64), ("lstm", 50, 64), ("gru", 50, 64), ("lstm", 1, 1), ("gru", 300, 128),
-             ("rnn", 2, 8)]
-    return check("rnn_params", fn, [
-        ((cell, n_in, h), sum(p.numel() for p in layers[cell](n_in, h).parameters()))
-        for cell, n_in, h in cases
-    ], hint="a SimpleRNN has W (n_in × h), U (h × h) and PyTorch's two biases (h each); an LSTM has "
-            "four such sets (its gates and candidate), a GRU three")
+    mnist_like = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])  # sums to 10,000
+    return check("shuffle_agreement", fn, [
+        ((np.full(10, 100),), 0.1), ((np.array([1, 1]),), 0.5), ((np.array([3, 1]),), 0.625),
+        ((np.array([5, 0, 0]),), 1.0), ((mnist_like,), np.sum((mnist_like / 10_000) ** 2)),
+    ], hint="turn the counts into class frequencies p = counts / counts.sum(), then sum p²")
 
 
-# --- 07: transfer learning ----------------------------------------------------------------------
 
-def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
-    """Exercise 07.1: ``fn(model, name)`` freezes a model except its child ``model.<name>``.
+# --- 12: a tiny GAN -----------------------------------------------------------------------------
 
-    Afterwards exactly the parameters of ``getattr(model, name)`` have ``requires_grad=True``, even
-    ones that were frozen before, and all others ``False``; ``fn`` returns the number of parameters
-    that still train (an int). The check builds small models and inspects every flag.
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + eˣ), computed without overflow."""
+    return np.logaddexp(0.0, x)
+
+
+def _in_float64(answer: Any) -> Any:
+    """A float32 answer as float64, so that a failure prints 0.5312, not 0.5311999917030334."""
+    arr = _as_numbers(answer) if answer is not None else None
+    return arr.astype(np.float64) if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" else answer
+
+
+def check_discriminator_loss(fn: Callable[[Any, Any], Any]) -> bool:
+    """Exercise 12.1: D's loss from its *logits* on real (N, 1) and fake (M, 1) images.
+
+    BCE of σ(d_real) against 1, averaged over the batch, plus BCE of σ(d_fake) against 0, averaged:
+    mean(−log σ(d_real)) + mean(−log(1 − σ(d_fake))). It must stay finite for confident logits.
     """
-    from collections import OrderedDict
+    import torch
 
-    from torch import nn
+    def t(values):
+        return torch.tensor(values, dtype=torch.float32)[:, None]
 
-    def mini_net():  # the shape of a torchvision classifier: .features, then .classifier
-        return nn.Sequential(OrderedDict(
-            features=nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU()),
-            pool=nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), classifier=nn.Linear(8, 3)))
-
-    def all_frozen():
-        model = mini_net()
-        model.requires_grad_(False)
-        return model
-
-    def frozen(make, name):
-        model = make()
-        got = fn(model, name)
-        kept = {id(p) for p in getattr(model, name).parameters()}
-        wrong = [n for n, p in model.named_parameters() if p.requires_grad != (id(p) in kept)]
-        if wrong:
-            raise ValueError(f"requires_grad is wrong for {', '.join(wrong[:3])}: only model.{name}'s "
-                             "parameters should train")
-        return got
-
-    return check("freeze_all_but", frozen, [
-        ((lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), "2"), 18),  # 8·2 + 2
-        ((mini_net, "classifier"), 27),  # 8·3 + 3
-        ((mini_net, "features"), 240),   # conv 3·8·3·3 + 8, batch norm 8 + 8
-        ((all_frozen, "classifier"), 27),  # the kept part must train even if it was frozen
-    ], hint="set p.requires_grad = False for every p in model.parameters(), then True for those of "
-            "getattr(model, name); return the sum of p.numel() over the parameters that require grad")
+    cases = [([2.0, 0.5, -1.0], [-3.0, 0.0]), ([0.0], [0.0]), ([5.0, 4.0], [-6.0, -5.0, -4.0]),
+             ([1.0, -2.0], [30.0, 1.0])]  # last: D is fooled, and confidently so, by one fake
+    return check("discriminator_loss", lambda r, f: _in_float64(fn(r, f)), [
+        ((t(r), t(f)), np.mean(_softplus(-np.array(r))) + np.mean(_softplus(np.array(f))))
+        for r, f in cases
+    ], atol=1e-4, hint="F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + the same "
+                       "for d_fake against zeros; log(1 − sigmoid(30)) is log 0 in float32, the logits "
+                       "version is not")
 
 
-def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
-    """Exercise 07.2: ``fn(labels)`` → the accuracy of always answering the most common class.
+def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
+    """Exercise 12.2: G's non-saturating loss from D's logits on fakes (M, 1): mean(−log σ(logit)).
 
-    ``labels`` is an integer array (N,) of class indices; the answer is (count of the most common
-    class) / N, a float.
+    That is BCE of σ(d_on_fake) against 1 ("D should call the fakes real"), averaged over the batch.
     """
-    return check("majority_rate", fn, [
-        ((np.array([0, 1, 1]),), 2 / 3), ((np.array([0, 0, 0, 1]),), 0.75),
-        ((np.array([2, 2, 1, 0, 2]),), 0.6), ((np.array([3, 3, 5]),), 2 / 3),
-        ((np.array([1] * 50 + [0] * 50),), 0.5),
-    ], hint="np.bincount(labels) counts each class; take the largest count and divide by len(labels)")
+    import torch
 
-
-# --- 01: what deep learning is -------------------------------------------------------------------
-
-def check_matmul_flops(fn: Callable[[int, int, int], int]) -> bool:
-    """Exercise 01.1: ``fn(n, m, p)`` → floating-point operations of (n×m) @ (m×p), the plain way.
-
-    Each of the n·p entries is a dot product of length m: m multiplications and m − 1 additions,
-    so n·p·(2m − 1) in all (about 2·n·m·p).
-    """
-    return check("matmul_flops", fn, [
-        ((1, 1, 1), 1), ((1, 2, 1), 3), ((2, 3, 4), 40), ((64, 48, 32), 64 * 32 * 95),
-        ((1024, 1024, 1024), 1024 * 1024 * 2047),
-    ], hint="n·p entries, each m multiplications and m − 1 additions")
-
-
-def check_saliency_share(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
-    """Exercise 01.2: ``fn(saliency, mask)``: maps (N, H, W) ≥ 0, bool mask (N, H, W) → (N,) shares.
-
-    Entry i is the sum of map i inside mask i divided by the sum of map i.
-    """
-    s1 = np.array([[[1.0, 0.0], [0.0, 3.0]], [[2.0, 2.0], [2.0, 2.0]]])
-    m1 = np.array([[[True, False], [False, False]], [[True, True], [False, False]]])
-    rng = np.random.default_rng(0)
-    s2 = rng.uniform(0, 1, (5, 6, 7))
-    s2[0] *= 100  # one map far larger than the others: the ratio of totals would follow it
-    m2 = rng.uniform(0, 1, (5, 6, 7)) < 0.2
-    return check("saliency_share", fn, [
-        ((s1, m1), np.array([0.25, 0.5])),
-        ((s2, m2), (s2 * m2).sum((1, 2)) / s2.sum((1, 2))),
-        ((np.ones((3, 4, 4)), np.ones((3, 4, 4), bool)), np.ones(3)),
-    ], hint="sum over the last two axes only: (saliency * mask).sum(axis=(1, 2)) / saliency.sum(axis=(1, 2))")
+    cases = [[0.0], [-2.0, 1.0, 3.0], [-20.0, -10.0], [4.0, -0.5]]
+    return check("generator_loss", lambda d: _in_float64(fn(d)), [
+        ((torch.tensor(c, dtype=torch.float32)[:, None],), np.mean(_softplus(-np.array(c))))
+        for c in cases
+    ], atol=1e-4, hint="F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake)); "
+                       "not log(1 − D), the saturating loss, which has the opposite sign and little "
+                       "gradient where D rejects the fakes")
