@@ -1,4 +1,4 @@
-"""Run notebooks and write a results table: notebook, mode, device, seconds, headline metric.
+"""Run notebooks and write a results table: notebook, mode, device, seconds, peak memory, headline metric.
 
     python -m helpers.report                 # full mode, every notebook in notebooks/
     python -m helpers.report --mode quick 02_mnist_one_layer.ipynb
@@ -13,11 +13,13 @@ A notebook that fails (a failing cell, a cell past its time limit, a kernel that
 row with status ``error: …`` and the next notebook still runs. Stopping the runner itself (Ctrl-C,
 or SIGTERM from ``kill`` or ``timeout``) interrupts the running cell, gives that notebook the row
 ``error: stopped (SIGINT|SIGTERM) while the notebook ran`` (its outputs so far are kept) and runs
-no further notebook. With ``--out DIR`` the results are
-written after every notebook, each time atomically, to ``DIR/results-<mode>.json`` (one object per
-notebook: notebook, mode, device, seconds, headline, status, date, hardware) and
-``DIR/results-<mode>.md``; rows already in that json for notebooks not re-run are kept, so one
-notebook can be re-measured on its own.
+no further notebook.
+
+With ``--out DIR`` the results are written after every notebook, each time atomically, to
+``DIR/results-<mode>.json`` (one object per notebook: notebook, mode, device, seconds,
+peak_memory_gb (the kernel's peak resident memory, where the system reports it), headline, status,
+date, hardware) and ``DIR/results-<mode>.md``; rows already in that json for notebooks not re-run
+are kept, so one notebook can be re-measured on its own.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ DEVICE = re.compile(r"^Using device: (?P<device>.+)$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-COLUMNS = ("notebook", "mode", "device", "seconds", "headline", "status")
+COLUMNS = ("notebook", "mode", "device", "seconds", "headline", "status")  # every row has these
+HEADER = ("notebook", "mode", "device", "seconds", "peak memory", "headline", "status")  # the table's columns
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"  # marks of the machines when one table mixes several
 STOPPED = "error: stopped"  # the status of a notebook whose run was stopped from outside
 
@@ -123,6 +126,20 @@ def _signal_kernel(km, signum: int) -> bool:
     return False
 
 
+def _peak_memory_gb(km) -> float | None:
+    """The running kernel's peak resident memory so far (Linux ``VmHWM``), in GB; None where unknown.
+
+    The kernel process only: worker processes it starts are not counted."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e9  # kB
+    return None
+
+
 def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path | None = None,
                  budget_s: float | None = None, kill_after_s: float = 30) -> dict:
     """Execute one notebook (any path) in ``mode`` with a fresh kernel; return its row of the table.
@@ -157,12 +174,20 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         if stops:
             raise Stopped(stops[0][0])
 
+    peak: list[float] = []  # the kernel's peak memory, sampled after each cell and while it runs
+
+    def sample_memory(**_) -> None:
+        gb = _peak_memory_gb(client.km)
+        if gb is not None:
+            peak.append(gb)
+
     def on_signal(signum, frame) -> None:
         stops.append((signal.Signals(signum).name, time.perf_counter()))
         _signal_kernel(client.km, signal.SIGINT if len(stops) == 1 else signal.SIGKILL)
 
     client = NotebookClient(nb, timeout=timeout, timeout_func=cell_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=before_cell)
+                            resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=before_cell,
+                            on_cell_executed=sample_memory)
     failure: list[Exception] = []
 
     def execute(in_worker: bool) -> None:
@@ -188,6 +213,7 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
             worker.start()
             while worker.is_alive():
                 worker.join(0.5)
+                sample_memory()
                 if stops and time.perf_counter() - stops[0][1] > kill_after_s:
                     _signal_kernel(client.km, signal.SIGKILL)  # the interrupted cell did not stop
         else:
@@ -206,7 +232,8 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
                 nbformat.write(nb, str(tmp))
         if stops:
             status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
-        return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1), "status": status,
+        return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1),
+                "peak_memory_gb": round(max(peak), 2) if peak else None, "status": status,
                 **summarize_outputs(json.loads(nbformat.writes(nb))),
                 "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
     finally:
@@ -273,15 +300,17 @@ def _machine(row: dict) -> str:
 
 
 def table(rows: list[dict], marks: dict[str, str] | None = None) -> str:
-    """A Markdown table of report rows (a row without ``seconds`` shows a dash).
+    """A Markdown table of report rows (a row without ``seconds`` or ``peak_memory_gb`` shows a dash there).
 
     ``marks``: hardware description → a mark put after the seconds of the rows measured on it.
     """
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for r in rows:
         secs = f"{r['seconds']:.0f}" if isinstance(r.get("seconds"), (int, float)) else "—"
         secs += (marks or {}).get(_machine(r), "") if secs != "—" else ""
-        lines.append(f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | "
+        gb = r.get("peak_memory_gb")
+        memory = f"{gb:.1f} GB" if isinstance(gb, (int, float)) else "—"
+        lines.append(f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | {memory} | "
                      f"{_cell(r['headline'])} | {_cell(r['status'])} |")
     return "\n".join(lines)
 
@@ -418,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = merge_rows(rows, [row])
         if args.out is not None:
             write_results(args.out, args.mode, rows)
-        print(f"  {row['seconds']:.0f} s, {row['status']}, {row['headline']}", file=sys.stderr, flush=True)
+        gb = f", peak {row['peak_memory_gb']:.1f} GB" if row["peak_memory_gb"] is not None else ""
+        print(f"  {row['seconds']:.0f} s{gb}, {row['status']}, {row['headline']}", file=sys.stderr, flush=True)
         if row["status"].startswith(STOPPED):
             print("stopped: no further notebook runs", file=sys.stderr, flush=True)
             break

@@ -14,7 +14,7 @@ import pytest
 
 from helpers import report
 
-ROW_KEYS = {"notebook", "mode", "device", "seconds", "headline", "status", "date", "hardware"}
+ROW_KEYS = {"notebook", "mode", "device", "seconds", "peak_memory_gb", "headline", "status", "date", "hardware"}
 
 
 def _notebook(path, *sources):
@@ -43,6 +43,8 @@ def test_run_notebook_executes_and_reports(tmp_path):
     row = report.run_notebook(path, "quick", timeout=120, out_dir=tmp_path / "out")
     assert row["status"] == "ok" and row["device"] == "cpu (test)" and row["headline"] == "answer = 42"
     assert set(row) == ROW_KEYS and row["mode"] == "quick" and row["hardware"]
+    if Path("/proc/self/status").exists():  # Linux reports the kernel's peak memory: a Python kernel takes tens of MB
+        assert 0.02 < row["peak_memory_gb"] < 2, row["peak_memory_gb"]
     datetime.fromisoformat(row["date"])
     executed = nbformat.read(tmp_path / "out" / "99_demo.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "Using device: cpu (test)\nquick\n"
@@ -186,7 +188,8 @@ def test_merge_rows_replaces_by_notebook_and_sorts():
 
 def test_readme_table_from_results(tmp_path, capsys):
     rows = [{"notebook": "10_x.ipynb", "mode": "full", "device": "cpu (2 threads)", "seconds": 97.6,
-             "headline": "train accuracy = 99.10%", "status": "ok", "date": "2026-11-24T10:00:00+00:00",
+             "peak_memory_gb": 1.234, "headline": "train accuracy = 99.10%", "status": "ok",
+             "date": "2026-11-24T10:00:00+00:00",
              "hardware": "AMD EPYC · 2 CPUs · 24 GB memory · no GPU"},
             {"notebook": "11_y.ipynb", "mode": "full", "device": "cpu (2 threads)", "seconds": 12.0,
              "headline": "?", "status": "error: ValueError: a | b", "date": "2026-11-25T09:00:00+00:00",
@@ -196,10 +199,10 @@ def test_readme_table_from_results(tmp_path, capsys):
     assert report.main(["--table", str(path)]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[:4] == [
-        "| notebook | mode | device | seconds | headline | status |",
-        "|---|---|---|---|---|---|",
-        "| `10_x.ipynb` | full | cpu (2 threads) | 98 | train accuracy = 99.10% | ok |",
-        "| `11_y.ipynb` | full | cpu (2 threads) | 12 | ? | error: ValueError: a \\| b |"]
+        "| notebook | mode | device | seconds | peak memory | headline | status |",
+        "|---|---|---|---|---|---|---|",
+        "| `10_x.ipynb` | full | cpu (2 threads) | 98 | 1.2 GB | train accuracy = 99.10% | ok |",
+        "| `11_y.ipynb` | full | cpu (2 threads) | 12 | — | ? | error: ValueError: a \\| b |"]  # no memory: a dash
     assert printed[-1] == "Measured 2026-11-24 to 2026-11-25 on AMD EPYC · 2 CPUs · 24 GB memory · no GPU."
     path.write_text("{}", encoding="utf-8")
     with pytest.raises(ValueError, match="not a results file"):
@@ -213,15 +216,15 @@ def test_readme_table_marks_each_row_with_its_machine_when_they_differ(tmp_path)
             {**row, "notebook": "12_z.ipynb", "seconds": 5.0, "hardware": ""}]
     rows[0]["notebook"] = "09_v.ipynb"
     text = report.readme_table(report.write_results(tmp_path, "quick", rows), ["13_w.ipynb"]).splitlines()
-    assert text[2:7] == ["| `09_v.ipynb` | quick | cpu (2 threads) | 98² | h | ok |",  # numbered by rows:
-                         "| `10_x.ipynb` | quick | cpu (2 threads) | 98¹ | h | ok |",  # most rows first
-                         "| `11_y.ipynb` | quick | cpu (2 threads) | 12¹ | h | ok |",
-                         "| `12_z.ipynb` | quick | cpu (2 threads) | 5³ | h | ok |",
-                         "| `13_w.ipynb` | quick | — | — | — | not yet measured |"]
+    assert text[2:7] == ["| `09_v.ipynb` | quick | cpu (2 threads) | 98² | — | h | ok |",  # numbered by rows:
+                         "| `10_x.ipynb` | quick | cpu (2 threads) | 98¹ | — | h | ok |",  # most rows first
+                         "| `11_y.ipynb` | quick | cpu (2 threads) | 12¹ | — | h | ok |",
+                         "| `12_z.ipynb` | quick | cpu (2 threads) | 5³ | — | h | ok |",
+                         "| `13_w.ipynb` | quick | — | — | — | — | not yet measured |"]
     assert text[-1] == ("Measured 2026-11-24. Seconds marked ¹ on Intel · 2 CPUs; ² on AMD · 2 CPUs; "
                         "³ on hardware not recorded.")
     md = (tmp_path / "results-quick.md").read_text(encoding="utf-8")  # written beside the json, marked alike
-    assert "| `09_v.ipynb` | quick | cpu (2 threads) | 98² | h | ok |" in md and md.rstrip().endswith(text[-1])
+    assert "| `09_v.ipynb` | quick | cpu (2 threads) | 98² | — | h | ok |" in md and md.rstrip().endswith(text[-1])
     assert report.readme_table(report.write_results(tmp_path, "quick", rows[1:3])).endswith(
         "Measured 2026-11-24 on Intel · 2 CPUs.")
 
@@ -249,8 +252,9 @@ def test_update_readme_regenerates_tables_and_lists_every_notebook(tmp_path):
     assert report.update_readme(readme) == ["reports/results-full.json"]
     text = readme.read_text(encoding="utf-8")
     assert "stale" not in text and text.startswith("intro\n") and text.endswith("<!-- /results -->\nend\n")
-    assert "| `02_mnist_one_layer.ipynb` | full | cpu (2 threads) | 28 | 1-layer NumPy test accuracy = 92.47% | ok |" in text
-    assert "| `06_rnn_sentiment.ipynb` | full | — | — | — | not yet measured |" in text
+    assert ("| `02_mnist_one_layer.ipynb` | full | cpu (2 threads) | 28 | — | 1-layer NumPy test accuracy = 92.47% | ok |"
+            in text)
+    assert "| `06_rnn_sentiment.ipynb` | full | — | — | — | — | not yet measured |" in text
     assert "Measured 2026-11-23 on x86 · 2 CPUs · 24 GB memory · no GPU." in text
     assert report.update_readme(readme) == []  # now current
     (tmp_path / "reports" / "results-full.json").unlink()
