@@ -25,6 +25,7 @@ import io
 import json
 import pickle
 import random
+import shutil
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -733,13 +734,21 @@ def build_mirror(folder: Path) -> list[str]:
         "mnist.npz": _build_mnist, "notmnist.npz": _build_notmnist, "cifar10.npz": _build_cifar10,
         "hymenoptera.npz": _build_hymenoptera, "imdb.jsonl.gz": _build_imdb,
     }
+    def through_cache(path: str, url: str, sha: str, what: str) -> Callable[[Path], None]:
+        # weights are downloaded into the cache, then copied: the cache keeps every original download
+        def build(dest: Path) -> None:
+            source = download(url, cache_dir() / path, sha256=sha, what=what)
+            record_hash(cache_dir(), path, file_hash(source))
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(source, tmp)
+        return build
+
     for name, (filename, sha, url) in WEIGHTS.items():
         if url is not None:
-            builds[f"weights/{filename}"] = lambda dest, url=url, sha=sha, name=name: download(
-                url, dest, sha256=sha, what=f"{name} weights")
+            builds[f"weights/{filename}"] = through_cache(f"weights/{filename}", url, sha, f"{name} weights")
     tv = mobilenet.TORCHVISION_URL.rsplit("/", 1)[1]
-    builds[f"weights/{tv}"] = lambda dest: download(mobilenet.TORCHVISION_URL, dest, sha256=tv.split("-")[1][:8],
-                                                    what="MobileNetV2 ImageNet weights")
+    builds[f"weights/{tv}"] = through_cache(f"weights/{tv}", mobilenet.TORCHVISION_URL, tv.split("-")[1][:8],
+                                            "MobileNetV2 ImageNet weights")
     for filename, build in builds.items():
         dest = folder / filename
         if not dest.exists():

@@ -6,8 +6,9 @@ Resolution order used by :mod:`helpers.data` for every file:
 2. the **cache** folder (``WORKBOOK_CACHE``, default ``data/`` in the repository);
 3. a **download** from the canonical source, checksum-verified, written atomically to the cache.
    ``WORKBOOK_OFFLINE=1`` forbids downloads: then a missing file is a clear error.
-   ``WORKBOOK_DOWNLOAD_BASE=http://host:port/path/`` fetches every file by its canonical file name
-   from that server instead (a classroom copy of the original downloads); checksums are unchanged.
+   ``WORKBOOK_DOWNLOAD_BASE=http://host:port/path/`` fetches every file from that server instead (a
+   classroom server of a cache folder, or of a flat folder of the original downloads; see
+   :func:`source_urls`); checksums are unchanged.
 """
 
 from __future__ import annotations
@@ -128,14 +129,17 @@ def offline() -> bool:
                      "0, false, no, off or unset to allow them.")
 
 
-def source_urls(urls: Sequence[str]) -> list[str]:
-    """The URLs to try for a file: ``urls`` as given, or, when ``WORKBOOK_DOWNLOAD_BASE`` is set,
-    that base followed by each URL's file name (e.g. ``http://10.0.0.5:8000/cifar-10-python.tar.gz``)."""
+def source_urls(urls: Sequence[str], served_as: str | None = None) -> list[str]:
+    """The URLs to try for a file: ``urls`` as given; or, when ``WORKBOOK_DOWNLOAD_BASE`` is set, that
+    base followed by ``served_as``, the file's path in the cache folder (e.g.
+    ``http://10.0.0.5:8000/raw/notmnist/t10k-images-idx3-ubyte.gz``: a server of a cache folder), then
+    by each URL's file name (``http://10.0.0.5:8000/cifar-10-python.tar.gz``: a flat folder of downloads)."""
     base = os.environ.get(BASE_URL_VAR, "").strip()
     if not base:
         return list(urls)
     base = base if base.endswith("/") else base + "/"
-    return list(dict.fromkeys(base + url.rstrip("/").rsplit("/", 1)[-1] for url in urls))
+    names = ([served_as.lstrip("/")] if served_as else []) + [url.rstrip("/").rsplit("/", 1)[-1] for url in urls]
+    return list(dict.fromkeys(base + name for name in names))
 
 
 def file_hash(path: Path, algorithm: str = "sha256") -> str:
@@ -210,7 +214,11 @@ def download(
     """
     if md5 is None and sha256 is None and validate is None:
         raise ValueError("download() needs md5= or sha256= (or validate=) to verify the file")
-    urls = source_urls([urls] if isinstance(urls, str) else urls)
+    dest = Path(dest)
+    served_as = None  # the file's path in the cache folder, where a classroom server of a cache has it
+    with contextlib.suppress(ValueError, OSError):
+        served_as = dest.resolve().relative_to(cache_dir().resolve()).as_posix()
+    urls = source_urls([urls] if isinstance(urls, str) else urls, served_as)
     algorithm, expected = ("sha256", sha256.lower()) if sha256 else ("md5", (md5 or "").lower())
     if validate is None and len(expected) < 8:
         raise ValueError(f"a checksum needs at least 8 hex digits, got {expected!r}")
@@ -224,7 +232,6 @@ def download(
         except CorruptDataError:
             return False
 
-    dest = Path(dest)
     name = what or dest.name
     if dest.exists() and matches(dest):
         return dest

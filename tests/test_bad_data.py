@@ -26,7 +26,7 @@ from helpers.download import (CacheNotWritableError, ChecksumError, CorruptDataE
                               MissingChecksumsWarning)
 
 from . import fixtures
-from .test_online import go_offline, md5, online, server, sha256  # noqa: F401 (fixtures)
+from .test_online import go_offline, md5, online, serve, server, sha256  # noqa: F401 (fixtures)
 
 
 def make_mirror(folder: Path, files: dict[str, Path], sums: dict[str, str] | None = None) -> Path:
@@ -277,12 +277,12 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
     arrays = fixtures.write_mnist(online)
     monkeypatch.setattr(data, "MNIST_FILES", {n: md5(online / n) for n in arrays})
     x = np.arange(3 * 28 * 28, dtype=np.uint64).astype(np.uint8).reshape(3, 28, 28)
-    (online / "nm").mkdir()
-    fixtures.write_idx(online / "nm" / "t10k-images-idx3-ubyte.gz", x)
-    fixtures.write_idx(online / "nm" / "t10k-labels-idx1-ubyte.gz", np.array([0, 4, 9], np.uint8))
-    base = os.environ["WORKBOOK_DOWNLOAD_BASE"]
-    monkeypatch.setattr(data, "NOTMNIST_URL", base + "nm/")  # same file names as MNIST's test files
-    monkeypatch.setattr(data, "NOTMNIST_FILES", {n: sha256(online / "nm" / n) for n in data.NOTMNIST_FILES})
+    # notMNIST's files have the names of MNIST's test files: the server keeps them where a cache does
+    nm = online / "raw" / "notmnist"
+    nm.mkdir(parents=True)
+    fixtures.write_idx(nm / "t10k-images-idx3-ubyte.gz", x)
+    fixtures.write_idx(nm / "t10k-labels-idx1-ubyte.gz", np.array([0, 4, 9], np.uint8))
+    monkeypatch.setattr(data, "NOTMNIST_FILES", {n: sha256(nm / n) for n in data.NOTMNIST_FILES})
     fixtures.write_cifar10(online / "cifar-10-python.tar.gz")
     monkeypatch.setattr(data, "CIFAR10_MD5", md5(online / "cifar-10-python.tar.gz"))
     fixtures.write_imdb(online / "aclImdb_v1.tar.gz")
@@ -296,8 +296,6 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
     tv = f"mobilenet_v2-{sha256(online / 'mv2.pth')[:8]}.pth"
     (online / "mv2.pth").rename(online / tv)
     monkeypatch.setattr(mobilenet, "TORCHVISION_URL", f"https://download.pytorch.org/models/{tv}")
-    # NOTMNIST_URL is not a canonical URL here: fetch it as given
-    monkeypatch.setattr(download, "source_urls", lambda urls: [u if "/nm/" in u else base + u.rsplit("/", 1)[1] for u in urls])
 
     folder = tmp_path / "classroom"
     assert data.main(["mirror", str(folder)]) == 0
@@ -306,12 +304,28 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
                          f"weights/{name}", f"weights/{tv}"}
     assert all(sha256(folder / f) == h for f, h in sums.items())  # sha256sum -c would pass
 
+    cache = Path(os.environ["WORKBOOK_CACHE"])
     go_offline(monkeypatch)
     monkeypatch.setenv("WORKBOOK_DATA", str(folder))
     monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "fresh-cache"))
     assert data.load_mnist().x_train.shape == (20, 28, 28)
+    np.testing.assert_array_equal(data.load_notmnist().x_test, x)
     assert data.load_imdb().y_test.sum() == 2 and len(data.load_hymenoptera().x_test) == 2
     assert mobilenet.load_mobilenet_v2().source.startswith("torchvision")
+
+    # the other classroom way: a server of the cache that building the mirror filled (it holds every
+    # original download), and a student's machine with no mirror and an empty cache
+    monkeypatch.delenv("WORKBOOK_DATA")
+    monkeypatch.delenv("WORKBOOK_OFFLINE")
+    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "student-cache"))
+    with serve(cache) as url:
+        monkeypatch.setenv("WORKBOOK_DOWNLOAD_BASE", url)
+        assert data.load_mnist().x_train.shape == (20, 28, 28)
+        np.testing.assert_array_equal(data.load_notmnist().x_test, x)  # not MNIST's test digits
+        assert data.load_cifar10().x_test.shape[1:] == (32, 32, 3) and data.load_imdb().y_test.sum() == 2
+        assert len(data.load_hymenoptera().x_test) == 2
+        assert data.weights_path("resnet20").exists()
+        assert mobilenet.load_mobilenet_v2().source.startswith("torchvision")
 
 
 def data_sums(mirror: Path) -> dict[str, str]:

@@ -4,6 +4,7 @@ verifies, converts and caches. Then notebook 02 runs end to end in quick mode wi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -37,21 +38,28 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A static file server on 127.0.0.1 (a free port) for ``tmp_path / 'www'``; stopped after the test."""
-    root = tmp_path / "www"
-    root.mkdir()
+@contextlib.contextmanager
+def serve(root: Path):
+    """A static file server on 127.0.0.1 (a free port) for ``root``; yields its URL, stopped on exit."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                             functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A static file server for ``tmp_path / 'www'``: (that folder, its URL); stopped after the test."""
+    root = tmp_path / "www"
+    root.mkdir()
+    with serve(root) as url:
+        yield root, url
 
 
 @pytest.fixture
@@ -72,13 +80,16 @@ def go_offline(monkeypatch) -> None:
     monkeypatch.setenv("WORKBOOK_DOWNLOAD_BASE", "http://127.0.0.1:9/")  # nothing listens there
 
 
-def test_base_url_keeps_file_names(monkeypatch):
+def test_base_url_tries_the_cache_path_then_the_file_name(monkeypatch):
     monkeypatch.setenv("WORKBOOK_DOWNLOAD_BASE", "http://classroom:8000/data")
     from helpers.download import source_urls
     assert source_urls(["https://a.org/x/cifar-10-python.tar.gz", "http://b.org/y/cifar-10-python.tar.gz"]) == [
         "http://classroom:8000/data/cifar-10-python.tar.gz"]
+    assert source_urls(["https://a.org/nm/t10k-images-idx3-ubyte.gz"], "raw/notmnist/t10k-images-idx3-ubyte.gz") == [
+        "http://classroom:8000/data/raw/notmnist/t10k-images-idx3-ubyte.gz",  # a server of a cache folder
+        "http://classroom:8000/data/t10k-images-idx3-ubyte.gz"]                # a flat folder of downloads
     monkeypatch.delenv("WORKBOOK_DOWNLOAD_BASE")
-    assert source_urls(["https://a.org/x/f.gz"]) == ["https://a.org/x/f.gz"]
+    assert source_urls(["https://a.org/x/f.gz"], "raw/f.gz") == ["https://a.org/x/f.gz"]
 
 
 def test_mnist_over_http(online, monkeypatch):
