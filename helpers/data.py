@@ -734,21 +734,19 @@ def build_mirror(folder: Path) -> list[str]:
         "mnist.npz": _build_mnist, "notmnist.npz": _build_notmnist, "cifar10.npz": _build_cifar10,
         "hymenoptera.npz": _build_hymenoptera, "imdb.jsonl.gz": _build_imdb,
     }
-    def through_cache(path: str, url: str, sha: str, what: str) -> Callable[[Path], None]:
-        # weights are downloaded into the cache, then copied: the cache keeps every original download
+    def copy_of(find: Callable[[], Path]) -> Callable[[Path], None]:
+        # found (or downloaded into the cache) the way a notebook finds it, then copied: the cache keeps
+        # every original download, so a server of the cache folder can serve a classroom
         def build(dest: Path) -> None:
-            source = download(url, cache_dir() / path, sha256=sha, what=what)
-            record_hash(cache_dir(), path, file_hash(source))
             with atomic_path(dest) as tmp:
-                shutil.copyfile(source, tmp)
+                shutil.copyfile(find(), tmp)
         return build
 
-    for name, (filename, sha, url) in WEIGHTS.items():
+    for name, (filename, _, url) in WEIGHTS.items():
         if url is not None:
-            builds[f"weights/{filename}"] = through_cache(f"weights/{filename}", url, sha, f"{name} weights")
+            builds[f"weights/{filename}"] = copy_of(lambda name=name: weights_path(name))
     tv = mobilenet.TORCHVISION_URL.rsplit("/", 1)[1]
-    builds[f"weights/{tv}"] = through_cache(f"weights/{tv}", mobilenet.TORCHVISION_URL, tv.split("-")[1][:8],
-                                            "MobileNetV2 ImageNet weights")
+    builds[f"weights/{tv}"] = copy_of(mobilenet.torchvision_weights_path)
     for filename, build in builds.items():
         dest = folder / filename
         if not dest.exists():

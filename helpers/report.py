@@ -109,15 +109,23 @@ def error_status(exc: BaseException) -> str:
     return f"error: {reason[:160]}"
 
 
+def _running_kernel(km):
+    """The local kernel's process (a ``subprocess.Popen``) while it runs; None before it starts, after
+    it exits, or where the kernel is not a local process."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return None
+    return process
+
+
 def _signal_kernel(km, signum: int) -> bool:
     """Send ``signum`` to a running local kernel's process group (its workers too), else to the kernel
     process alone; False when no kernel process is running."""
-    provisioner = getattr(km, "provisioner", None)
-    process = getattr(provisioner, "process", None)
-    if process is None or process.poll() is not None:  # none started yet, or it has exited
+    process = _running_kernel(km)
+    if process is None:
         return False
     with contextlib.suppress(OSError):
-        pgid = getattr(provisioner, "pgid", None)
+        pgid = getattr(km.provisioner, "pgid", None)
         if pgid and hasattr(os, "killpg"):
             os.killpg(pgid, signum)
         else:
@@ -130,8 +138,8 @@ def _peak_memory_gb(km) -> float | None:
     """The running kernel's peak resident memory so far (Linux ``VmHWM``), in GB; None where unknown.
 
     The kernel process only: worker processes it starts are not counted."""
-    process = getattr(getattr(km, "provisioner", None), "process", None)
-    if process is None or process.poll() is not None:
+    process = _running_kernel(km)
+    if process is None:
         return None
     with contextlib.suppress(OSError, ValueError):
         for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
@@ -174,12 +182,12 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         if stops:
             raise Stopped(stops[0][0])
 
-    peak: list[float] = []  # the kernel's peak memory, sampled after each cell and while it runs
+    peak: list[float] = []  # the kernel's peak memory so far (one value), sampled after each cell and while it runs
 
     def sample_memory(**_) -> None:
         gb = _peak_memory_gb(client.km)
         if gb is not None:
-            peak.append(gb)
+            peak[:] = [max(peak + [gb])]  # VmHWM only rises, but a restarted kernel would start again
 
     def on_signal(signum, frame) -> None:
         stops.append((signal.Signals(signum).name, time.perf_counter()))
@@ -233,7 +241,7 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         if stops:
             status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
         return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1),
-                "peak_memory_gb": round(max(peak), 2) if peak else None, "status": status,
+                "peak_memory_gb": round(peak[0], 2) if peak else None, "status": status,
                 **summarize_outputs(json.loads(nbformat.writes(nb))),
                 "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
     finally:
