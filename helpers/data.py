@@ -118,14 +118,16 @@ class Glove:
 # Resolution: mirror → cache → download
 
 
-def resolve(filename: str, build: Callable[[Path], None] | None, what: str, source: str) -> Path:
+def resolve(filename: str, build: Callable[[Path], None] | None, what: str, source: str,
+            mirror: bool = True) -> Path:
     """Find ``filename`` in the mirror, then the cache; else ``build(path)`` it in the cache.
 
     Each file is checked against its folder's ``SHA256SUMS`` (once per file version). ``build``
     downloads the canonical files and writes ``path`` (atomically); its hash is then recorded in
     the cache's ``SHA256SUMS``. ``build=None`` means the file cannot be downloaded in this format.
+    ``mirror=False``: skip the mirror folder (building a new mirror takes the original downloads).
     """
-    mirror = mirror_dir()
+    mirror = mirror_dir() if mirror else None
     if mirror is not None and (mirror / filename).exists():
         return verify(mirror, filename, in_cache=False)
     cache = cache_dir()
@@ -597,13 +599,14 @@ WEIGHTS = {  # name → (file, sha256, download URL or None)
 }
 
 
-def weights_path(name: str) -> Path:
+def weights_path(name: str, mirror: bool = True) -> Path:
     """Path of pretrained weights ``name`` (``resnet20``, ``mobilenet_v2_quant``).
 
     CIFAR ResNet-20: a checkpoint ``{"best_prec1", "state_dict"}`` for
     ``torch.load(path, map_location="cpu", weights_only=True)``, downloaded from its published URL.
     MobileNetV2: an ``.npz`` of 8-bit weights and scales, found only in your mirror folder
     (:func:`helpers.mobilenet.load_mobilenet_v2` downloads torchvision's weights instead).
+    ``mirror=False``: look in the cache only, else download (see :func:`resolve`).
     """
     if name not in WEIGHTS:
         raise KeyError(f"unknown weights {name!r}; choose one of {sorted(WEIGHTS)}")
@@ -613,7 +616,7 @@ def weights_path(name: str) -> Path:
         download(url, dest, sha256=sha, what=f"{name} weights")
 
     return resolve(f"weights/{filename}", build if url else None, f"{name} weights",
-                   url or f"your mirror folder ({MIRROR_VAR}), file weights/{filename}")
+                   url or f"your mirror folder ({MIRROR_VAR}), file weights/{filename}", mirror=mirror)
 
 
 def load_checkpoint(name: str) -> dict:
@@ -735,8 +738,8 @@ def build_mirror(folder: Path) -> list[str]:
         "hymenoptera.npz": _build_hymenoptera, "imdb.jsonl.gz": _build_imdb,
     }
     def copy_of(find: Callable[[], Path]) -> Callable[[Path], None]:
-        # found (or downloaded into the cache) the way a notebook finds it, then copied: the cache keeps
-        # every original download, so a server of the cache folder can serve a classroom
+        # the cache's file (downloaded there if missing, checked against the pinned hash), never another
+        # mirror's, then copied: the cache keeps every original download, so a server of it can serve a class
         def build(dest: Path) -> None:
             with atomic_path(dest) as tmp:
                 shutil.copyfile(find(), tmp)
@@ -744,9 +747,9 @@ def build_mirror(folder: Path) -> list[str]:
 
     for name, (filename, _, url) in WEIGHTS.items():
         if url is not None:
-            builds[f"weights/{filename}"] = copy_of(lambda name=name: weights_path(name))
+            builds[f"weights/{filename}"] = copy_of(lambda name=name: weights_path(name, mirror=False))
     tv = mobilenet.TORCHVISION_URL.rsplit("/", 1)[1]
-    builds[f"weights/{tv}"] = copy_of(mobilenet.torchvision_weights_path)
+    builds[f"weights/{tv}"] = copy_of(lambda: mobilenet.torchvision_weights_path(mirror=False))
     for filename, build in builds.items():
         dest = folder / filename
         if not dest.exists():

@@ -171,16 +171,17 @@ def convert_skeleton() -> torchvision.models.MobileNetV2:
     return model
 
 
-def torchvision_weights_path() -> Path:
-    """torchvision's published MobileNetV2 weights: from your mirror folder or the cache, else
-    downloaded once into the cache and checked against the hash in the file name."""
+def torchvision_weights_path(mirror: bool = True) -> Path:
+    """torchvision's published MobileNetV2 weights: from your mirror folder (unless ``mirror=False``)
+    or the cache, else downloaded once into the cache and checked against the hash in the file name."""
     name = TORCHVISION_URL.rsplit("/", 1)[1]  # mobilenet_v2-b0353104.pth: b0353104 starts its SHA-256
 
     def build(dest: Path) -> None:
         download(TORCHVISION_URL, dest, sha256=name.split("-")[1].split(".")[0],
                  what="MobileNetV2 ImageNet weights")
 
-    return data.resolve(f"weights/{name}", build, "MobileNetV2 ImageNet weights", TORCHVISION_URL)
+    return data.resolve(f"weights/{name}", build, "MobileNetV2 ImageNet weights", TORCHVISION_URL,
+                        mirror=mirror)
 
 
 def load_mobilenet_v2(source: str = "auto") -> Pretrained:

@@ -183,11 +183,13 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
             raise Stopped(stops[0][0])
 
     peak: list[float] = []  # the kernel's peak memory so far (one value), sampled after each cell and while it runs
+    peak_lock = threading.Lock()  # sampled from two threads: nbclient's after each cell, and the waiting loop
 
     def sample_memory(**_) -> None:
         gb = _peak_memory_gb(client.km)
         if gb is not None:
-            peak[:] = [max(peak + [gb])]  # VmHWM only rises, but a restarted kernel would start again
+            with peak_lock:
+                peak[:] = [max(peak + [gb])]  # VmHWM only rises, but a restarted kernel would start again
 
     def on_signal(signum, frame) -> None:
         stops.append((signal.Signals(signum).name, time.perf_counter()))

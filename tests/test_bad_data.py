@@ -297,8 +297,16 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
     (online / "mv2.pth").rename(online / tv)
     monkeypatch.setattr(mobilenet, "TORCHVISION_URL", f"https://download.pytorch.org/models/{tv}")
 
+    # another mirror in WORKBOOK_DATA (an older classroom copy, say) is not where a new one comes from
+    old_copy = tmp_path / "old-copy"
+    (old_copy / "weights").mkdir(parents=True)
+    for f in (name, tv):
+        (old_copy / "weights" / f).write_bytes(b"not the published weights")
+    monkeypatch.setenv("WORKBOOK_DATA", str(old_copy))
     folder = tmp_path / "classroom"
-    assert data.main(["mirror", str(folder)]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing read from the old copy (it has no SHA256SUMS: a warning)
+        assert data.main(["mirror", str(folder)]) == 0
     sums = download.read_sums(folder)
     assert set(sums) == {"mnist.npz", "notmnist.npz", "cifar10.npz", "hymenoptera.npz", "imdb.jsonl.gz",
                          f"weights/{name}", f"weights/{tv}"}
