@@ -127,20 +127,24 @@ def resolve(filename: str, build: Callable[[Path], None] | None, what: str, sour
     the cache's ``SHA256SUMS``. ``build=None`` means the file cannot be downloaded in this format.
     ``mirror=False``: skip the mirror folder (building a new mirror takes the original downloads).
     """
-    mirror = mirror_dir() if mirror else None
-    if mirror is not None and (mirror / filename).exists():
-        return verify(mirror, filename, in_cache=False)
+    folder = mirror_dir() if mirror else None
+    if folder is not None and (folder / filename).exists():
+        return verify(folder, filename, in_cache=False)
     cache = cache_dir()
     if (cache / filename).exists():
         return verify(cache, filename, in_cache=True)
-    looked = (
-        f"your mirror folder {MIRROR_VAR}={mirror}" if mirror is not None else f"no mirror ({MIRROR_VAR} unset)"
-    )
+    if folder is not None:
+        looked = f"your mirror folder {MIRROR_VAR}={folder}"
+    elif mirror:
+        looked = f"no mirror ({MIRROR_VAR} unset)"
+    else:
+        looked = "no mirror (skipped: a new mirror is built from the original downloads in the cache)"
     if build is None or offline():
         why = f"downloads are off ({OFFLINE_VAR}=1)" if build is not None else "it has no download"
+        use_mirror = f"set {MIRROR_VAR} to your mirror folder (the one holding {filename}), or " if mirror else ""
         raise DataNotFoundError(
             f"{what} not found: looked for {filename} in {looked} and in the cache {cache}, "
-            f"and {why}. Fix: set {MIRROR_VAR} to your mirror folder (the one holding {filename}), or "
+            f"and {why}. Fix: {use_mirror}"
             + (f"unset {OFFLINE_VAR} to download it from {source}." if build is not None
                else f"get it from {source}.")
         )

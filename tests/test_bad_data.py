@@ -170,6 +170,16 @@ def test_relative_mirror_path_shows_what_was_tried(env, monkeypatch):
     assert "absolute path" in message
 
 
+def test_skipped_mirror_is_named_as_skipped(env, monkeypatch):
+    """Building a new mirror skips WORKBOOK_DATA: the error says so, and does not suggest setting it."""
+    monkeypatch.setenv("WORKBOOK_DATA", str(make_mirror(env / "old-copy", {})))
+    with pytest.raises(data.DataNotFoundError) as err:
+        data.weights_path("resnet20", mirror=False)
+    message = str(err.value)
+    assert "skipped" in message and "unset" not in message.split("Fix:")[0]
+    assert "set WORKBOOK_DATA" not in message and "unset WORKBOOK_OFFLINE" in message
+
+
 @pytest.mark.parametrize("value,expected", [("1", True), ("on", True), ("TRUE", True), ("yes", True),
                                             ("0", False), ("off", False), ("", False), ("no", False)])
 def test_offline_values(monkeypatch, value, expected):
