@@ -182,14 +182,12 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         if stops:
             raise Stopped(stops[0][0])
 
-    peak: list[float] = []  # the kernel's peak memory so far (one value), sampled after each cell and while it runs
-    peak_lock = threading.Lock()  # sampled from two threads: nbclient's after each cell, and the waiting loop
+    peaks: list[float] = []  # the kernel's peak memory, sampled after each cell and every 0.5 s while it runs
 
     def sample_memory(**_) -> None:
         gb = _peak_memory_gb(client.km)
         if gb is not None:
-            with peak_lock:
-                peak[:] = [max(peak + [gb])]  # VmHWM only rises, but a restarted kernel would start again
+            peaks.append(gb)  # list.append is atomic: nbclient's thread and the waiting loop both sample
 
     def on_signal(signum, frame) -> None:
         stops.append((signal.Signals(signum).name, time.perf_counter()))
@@ -243,7 +241,7 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         if stops:
             status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
         return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1),
-                "peak_memory_gb": round(peak[0], 2) if peak else None, "status": status,
+                "peak_memory_gb": round(max(peaks), 2) if peaks else None, "status": status,
                 **summarize_outputs(json.loads(nbformat.writes(nb))),
                 "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
     finally:
