@@ -9,7 +9,7 @@ cached atomically, so both paths return identical structures.
 loader              returns
 ==================  =====================================================================
 load_mnist          ImageSplits: x (N, 28, 28) uint8, y (N,) int64; 60,000 / 10,000
-load_cifar10        ImageSplits: x (N, 32, 32, 3) uint8 RGB; 25,000 (mirror) or 50,000 / 10,000
+load_cifar10        ImageSplits: x (N, 32, 32, 3) uint8 RGB; 25,000 (compact mirror) or 50,000 / 10,000
 load_notmnist       ImageSplits: letters A–J, test only: x_test (10,000, 28, 28) uint8
 load_hymenoptera    ImageSplits: ants/bees x (N, 128, 128, 3) uint8; 245 train / 153 val (= test)
 load_imdb           TextSplits: lists of review strings, y (N,) int64 (1 = positive); 25k / 25k
@@ -392,8 +392,8 @@ def _build_cifar10(dest: Path) -> None:
 def load_cifar10() -> ImageSplits:
     """CIFAR-10 colour images: x (N, 32, 32, 3) uint8 RGB (HWC), y (N,) int64 0–9.
 
-    Downloaded: the full 50,000 train / 10,000 test. The offline mirror holds a class-balanced
-    25,000-image train subset and all 10,000 test images, JPEG re-encoded (quality 75), so
+    Downloaded: the full 50,000 train / 10,000 test. A compact mirror may hold a class-balanced
+    25,000-image train subset and all 10,000 test images, JPEG re-encoded (quality 75); then
     absolute accuracies run a few points below published CIFAR-10 numbers.
     """
     path = resolve("cifar10.npz", _build_cifar10, "CIFAR-10", CIFAR10_URL)

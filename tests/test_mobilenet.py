@@ -44,7 +44,7 @@ def test_categories_are_imagenet_order():
 
 def test_converted_8bit_model_matches_the_graph_runner(mirror):
     """The conversion into torchvision's architecture computes what the stored TFLite graph computes:
-    on the 153 ants/bees validation photos, max |Δlogit| 2.6e-5 (logits up to 17.7) measured here."""
+    on the 153 ants/bees validation photos, max |Δlogit| 2.6e-5 (logits up to 17.7), measured."""
     pre = mobilenet.load_mobilenet_v2("8bit")
     assert isinstance(pre.model, torchvision.models.MobileNetV2) and "8-bit" in pre.source
     assert pre.model.classifier[1].out_features == 1000
