@@ -19,7 +19,8 @@ With ``--out DIR`` the results are written after every notebook, each time atomi
 ``DIR/results-<mode>.json`` (one object per notebook: notebook, mode, device, seconds,
 peak_memory_gb (the kernel's peak resident memory, where the system reports it), headline, status,
 date, hardware) and ``DIR/results-<mode>.md``; rows already in that json for notebooks not re-run
-are kept, so one notebook can be re-measured on its own.
+are kept, so one notebook can be re-measured on its own. Beside each executed notebook, ``<name>.txt``
+holds what it printed (every number, no images): the record behind its row.
 """
 
 from __future__ import annotations
@@ -73,6 +74,30 @@ def summarize_outputs(nb: dict) -> dict[str, str]:
     heads = HEADLINE.findall(joined)
     return {"device": dev.group("device") if dev else "?",
             "headline": "; ".join(f"{n} = {v}" for n, v in heads) or "?"}
+
+
+def printed_text(nb: dict) -> str:
+    """What an executed notebook (nbformat JSON as a dict) printed, cell by cell, as plain text.
+
+    Stream output and each result's ``text/plain``, under a ``# cell N`` line (N counts every cell
+    from 0, as the notebook does); errors as ``name: value``; figures and widgets are left out. The
+    record behind a results row: every number a notebook printed, without its images.
+    """
+    parts = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        texts = []
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type")
+            if kind == "stream":
+                texts.append("".join(out.get("text", "")))
+            elif kind in ("execute_result", "display_data") and "text/plain" in out.get("data", {}):
+                if not {"image/png", "application/vnd.jupyter.widget-view+json"} & set(out["data"]):
+                    texts.append("".join(out["data"]["text/plain"]) + "\n")
+            elif kind == "error":
+                texts.append(f"{out.get('ename', '?')}: {out.get('evalue', '')}\n")
+        if texts:
+            parts.append(f"# cell {i}\n" + "".join(texts).rstrip("\n") + "\n")
+    return "\n".join(parts)
 
 
 def kernel_env(mode: str) -> dict[str, str]:
@@ -159,7 +184,7 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
     ``kill_after_s`` seconds later (or at a second signal), no further cell starts, and the status
     is ``error: stopped (SIGINT|SIGTERM) while the notebook ran``. The kernel is shut down in every
     case. It starts in the notebook's folder. ``out_dir``: also keep the executed notebook (outputs
-    as far as it got) there.
+    as far as it got) there, and what it printed as ``<name>.txt`` (:func:`printed_text`).
     """
     import nbformat
     from nbclient import NotebookClient
@@ -238,6 +263,8 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
 
             with atomic_path(Path(out_dir) / path.name) as tmp:
                 nbformat.write(nb, str(tmp))
+            with atomic_path(Path(out_dir) / f"{path.stem}.txt") as tmp:  # what it printed, without images
+                tmp.write_text(printed_text(json.loads(nbformat.writes(nb))), encoding="utf-8")
         if stops:
             status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
         return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1),

@@ -38,6 +38,19 @@ def test_headline_format_is_parsed(capsys):
     assert report.summarize_outputs({"cells": []}) == {"device": "?", "headline": "?"}
 
 
+def test_printed_text_keeps_numbers_and_drops_images():
+    nb = {"cells": [
+        {"cell_type": "markdown", "source": "# title"},
+        {"outputs": [{"output_type": "stream", "text": ["epoch 1 ", "loss 0.5\n"]},
+                     {"output_type": "display_data", "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}},
+                     {"output_type": "execute_result", "data": {"text/plain": "0.9812"}}]},
+        {"outputs": []},
+        {"outputs": [{"output_type": "error", "ename": "AssertionError", "evalue": "0.8656 < 0.87"}]},
+    ]}
+    assert report.printed_text(nb) == ("# cell 1\nepoch 1 loss 0.5\n0.9812\n\n"
+                                       "# cell 3\nAssertionError: 0.8656 < 0.87\n")
+
+
 def test_run_notebook_executes_and_reports(tmp_path):
     path = _notebook(tmp_path / "99_demo.ipynb", *OK_CELLS)
     row = report.run_notebook(path, "quick", timeout=120, out_dir=tmp_path / "out")
@@ -48,6 +61,8 @@ def test_run_notebook_executes_and_reports(tmp_path):
     datetime.fromisoformat(row["date"])
     executed = nbformat.read(tmp_path / "out" / "99_demo.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "Using device: cpu (test)\nquick\n"
+    printed = (tmp_path / "out" / "99_demo.txt").read_text()
+    assert printed.startswith("# cell 0\nUsing device: cpu (test)\nquick\n") and "Headline: answer = 42" in printed
     assert "| `99_demo.ipynb` | quick | cpu (test) |" in report.table([row])
 
 
