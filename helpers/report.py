@@ -258,18 +258,19 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
             with contextlib.suppress(Exception):
                 client._cleanup_kernel()
         seconds = time.perf_counter() - start
+        executed = json.loads(nbformat.writes(nb))  # the notebook as JSON: for its record and its summary
         if out_dir is not None:
             from .download import atomic_path
 
             with atomic_path(Path(out_dir) / path.name) as tmp:
                 nbformat.write(nb, str(tmp))
             with atomic_path(Path(out_dir) / f"{path.stem}.txt") as tmp:  # what it printed, without images
-                tmp.write_text(printed_text(json.loads(nbformat.writes(nb))), encoding="utf-8")
+                tmp.write_text(printed_text(executed), encoding="utf-8")
         if stops:
             status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
         return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1),
                 "peak_memory_gb": round(max(peaks), 2) if peaks else None, "status": status,
-                **summarize_outputs(json.loads(nbformat.writes(nb))),
+                **summarize_outputs(executed),
                 "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
     finally:
         for s, handler in previous.items():
