@@ -14,7 +14,7 @@ load_notmnist       ImageSplits: letters A–J, test only: x_test (10,000, 28, 2
 load_hymenoptera    ImageSplits: ants/bees x (N, 128, 128, 3) uint8; 245 train / 153 val (= test)
 load_imdb           TextSplits: lists of review strings, y (N,) int64 (1 = positive); 25k / 25k
 load_glove          Glove: words (400,000 str), vectors (400,000, 50) float32
-weights_path        Path of a pretrained-weights file (CIFAR ResNet-20, MobileNetV2 8-bit)
+weights_path        Path of a pretrained-weights file (CIFAR ResNet-20/56, MobileNetV2 8-bit)
 ==================  =====================================================================
 """
 
@@ -25,7 +25,6 @@ import io
 import json
 import pickle
 import random
-import shutil
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -38,21 +37,16 @@ import torch
 from .download import (
     MIRROR_VAR,
     OFFLINE_VAR,
-    SUMS_FILE,
     CacheNotWritableError,
     CorruptDataError,
     DataNotFoundError,
-    DownloadError,
     atomic_path,
     cache_dir,
     download,
-    fetch,
     file_hash,
     mirror_dir,
     offline,
     record_hash,
-    source_urls,
-    sweep_stale_parts,
     verify,
 )
 
@@ -598,15 +592,19 @@ WEIGHTS = {  # name → (file, sha256, download URL or None)
                  "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8",
                  "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
                  "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet20-12fca82f.th"),
+    "resnet56": ("resnet56-4bfd9763.th",
+                 "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367",
+                 "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
+                 "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet56-4bfd9763.th"),
     "mobilenet_v2_quant": ("mobilenet_v2_1.0_224_quant.npz",
                            "4fc2284915c843a083c8760da328cef06d8d846625a31b2e9976c452af801bf2", None),
 }
 
 
 def weights_path(name: str, mirror: bool = True) -> Path:
-    """Path of pretrained weights ``name`` (``resnet20``, ``mobilenet_v2_quant``).
+    """Path of pretrained weights ``name`` (``resnet20``, ``resnet56``, ``mobilenet_v2_quant``).
 
-    CIFAR ResNet-20: a checkpoint ``{"best_prec1", "state_dict"}`` for
+    CIFAR ResNet-20/56: a checkpoint ``{"best_prec1", "state_dict"}`` for
     ``torch.load(path, map_location="cpu", weights_only=True)``, downloaded from its published URL.
     MobileNetV2: an ``.npz`` of 8-bit weights and scales, found only in your mirror folder
     (:func:`helpers.mobilenet.load_mobilenet_v2` downloads torchvision's weights instead).
@@ -722,63 +720,3 @@ def validation_split(n_val: int | float, *arrays, seed: int = 0, stratify: bool 
         out = tuple(_rows(a, keep) for a in arrays)
         parts.append(out if len(out) > 1 else out[0])
     return parts[0], parts[1]
-
-
-# --------------------------------------------------------------------------------------------
-# A mirror folder for an offline classroom: python -m helpers.data mirror DIR
-
-
-def build_mirror(folder: Path) -> list[str]:
-    """Download every dataset and weight file and write them, converted, into ``folder`` with a
-    ``SHA256SUMS``: a mirror folder for ``WORKBOOK_DATA``. Files already there are kept.
-
-    Returns the files' relative paths. Downloads go through the cache (``WORKBOOK_CACHE``).
-    """
-    from . import mobilenet
-
-    folder = Path(folder).expanduser().resolve()
-    builds: dict[str, Callable[[Path], None]] = {
-        "mnist.npz": _build_mnist, "notmnist.npz": _build_notmnist, "cifar10.npz": _build_cifar10,
-        "hymenoptera.npz": _build_hymenoptera, "imdb.jsonl.gz": _build_imdb,
-    }
-    def copy_of(find: Callable[[], Path]) -> Callable[[Path], None]:
-        # the cache's file (downloaded there if missing, checked against the pinned hash), never another
-        # mirror's, then copied: the cache keeps every original download, so a server of it can serve a class
-        def build(dest: Path) -> None:
-            with atomic_path(dest) as tmp:
-                shutil.copyfile(find(), tmp)
-        return build
-
-    for name, (filename, _, url) in WEIGHTS.items():
-        if url is not None:
-            builds[f"weights/{filename}"] = copy_of(lambda name=name: weights_path(name, mirror=False))
-    tv = mobilenet.TORCHVISION_URL.rsplit("/", 1)[1]
-    builds[f"weights/{tv}"] = copy_of(lambda: mobilenet.torchvision_weights_path(mirror=False))
-    for filename, build in builds.items():
-        dest = folder / filename
-        if not dest.exists():
-            print(f"{filename} …", flush=True)
-            build(dest)
-    with atomic_path(folder / SUMS_FILE) as tmp:
-        tmp.write_text("".join(f"{file_hash(folder / f)}  {f}\n" for f in sorted(builds)), encoding="utf-8")
-    return sorted(builds)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m helpers.data",
-                                     description="Build a mirror folder for offline use (WORKBOOK_DATA).")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cmd = sub.add_parser("mirror", help="download everything into DIR, converted, with a SHA256SUMS")
-    cmd.add_argument("dir", type=Path)
-    args = parser.parse_args(argv)
-    from helpers import data  # the package's module, not this file run as __main__
-
-    files = data.build_mirror(args.dir)
-    print(f"{len(files)} files and SHA256SUMS in {args.dir.resolve()}: set WORKBOOK_DATA={args.dir.resolve()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -369,7 +369,7 @@ def verify(folder: Path, relative: str, *, in_cache: bool) -> Path:
             _warned.add(str(path))
             missing = "has no SHA256SUMS file" if sums is None else f"SHA256SUMS does not list {relative}"
             warnings.warn(f"your mirror folder {folder} {missing}: {relative} is loaded without "
-                          "checking its hash. Build mirrors with `python -m helpers.data mirror DIR`.",
+                          "checking its hash. Build mirrors with `python -m helpers.tools.mirror DIR`.",
                           MissingChecksumsWarning, stacklevel=3)
         return path
     got = verified_hash(path)

@@ -71,6 +71,12 @@ def _as_numbers(got: Any) -> np.ndarray | str:
     return f"a {type(got).__name__}{kind}, not numbers"
 
 
+def _in_float64(answer: Any) -> Any:
+    """A float32 answer as float64, so that a failure prints 0.5312, not 0.5311999917030334."""
+    arr = _as_numbers(answer) if answer is not None else None
+    return arr.astype(np.float64) if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" else answer
+
+
 def _fail(name: str, why: str, hint: str) -> bool:
     print(f"[FAIL] {name}: {why}" + (f"\n       hint: {hint}" if hint else ""))
     return False
@@ -559,12 +565,6 @@ def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + eˣ), computed without overflow."""
     return np.logaddexp(0.0, x)
-
-
-def _in_float64(answer: Any) -> Any:
-    """A float32 answer as float64, so that a failure prints 0.5312, not 0.5311999917030334."""
-    arr = _as_numbers(answer) if answer is not None else None
-    return arr.astype(np.float64) if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" else answer
 
 
 def check_discriminator_loss(fn: Callable[[Any, Any], Any]) -> bool:

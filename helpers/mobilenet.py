@@ -31,6 +31,7 @@ import torchvision
 from torch import nn
 
 from . import data
+from .models import IMAGENET_MEAN, IMAGENET_STD
 from .download import CorruptDataError, atomic_path, cache_dir, download, file_hash, mirror_dir
 
 WEIGHTS = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
@@ -38,8 +39,6 @@ WEIGHTS = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
 CATEGORIES: list[str] = list(WEIGHTS.meta["categories"])
 #: torchvision's published weights; the 8 hex digits in the file name start the file's SHA-256.
 TORCHVISION_URL = WEIGHTS.url
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class Pretrained(NamedTuple):

@@ -12,9 +12,10 @@ from torch import nn
 
 from . import data
 
-#: Input normalisation the pretrained CIFAR ResNets were trained with (RGB in [0, 1]).
-CIFAR_RESNET_MEAN = (0.485, 0.456, 0.406)
-CIFAR_RESNET_STD = (0.229, 0.224, 0.225)
+#: ImageNet's per-channel mean and standard deviation (RGB in [0, 1]): the input normalisation of
+#: torchvision's ImageNet models, which the pretrained CIFAR ResNets were trained with too.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class BasicBlock(nn.Module):
@@ -53,8 +54,8 @@ class CifarResNet(nn.Module):
             raise ValueError(f"depth must be 6n+2 (20, 32, 44, 56, ...), got {depth}")
         n = (depth - 2) // 6
         self.normalize = normalize
-        self.register_buffer("mean", torch.tensor(CIFAR_RESNET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CIFAR_RESNET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         layers, c_in = [], 16

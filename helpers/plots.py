@@ -8,7 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .train import History
+from .train import History, eval_set_name
+
+_SET_NAMES = {"val": "validation"}  # legend names of fit's history keys
 
 
 def _numpy_images(images) -> np.ndarray:
@@ -27,14 +29,13 @@ def _numpy_images(images) -> np.ndarray:
 
 
 def plot_history(histories: History | Mapping[str, History], metrics: Sequence[str] = ("loss", "acc"),
-                 title: str = "", axes=None, eval_name: str = "val"):
-    """Training (dashed) and validation (solid) curves per epoch, one panel per metric.
+                 title: str = "", axes=None):
+    """Training (dashed) and validation or test (solid) curves per epoch, one panel per metric.
 
     Args:
-        histories: one ``fit`` history, or ``{label: history}`` to compare runs.
+        histories: one ``fit`` history, or ``{label: history}`` to compare runs. The legend names
+            the second set as ``fit`` recorded it: "validation" (``val_*`` keys) or "test".
         metrics: any of ``"loss"``, ``"acc"``.
-        eval_name: the legend's name for the set ``fit`` evaluated each epoch (``"test"`` when
-            that was the test set).
 
     Returns:
         the matplotlib Figure.
@@ -47,7 +48,8 @@ def plot_history(histories: History | Mapping[str, History], metrics: Sequence[s
     fig = axes[0].figure
     for (label, h), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 9):
         for ax, metric in zip(axes, metrics):
-            for split, style, name in (("train", "--", "train"), ("val", "-", eval_name)):
+            second = eval_set_name(h)
+            for split, style, name in (("train", "--", "train"), (second, "-", _SET_NAMES.get(second, second))):
                 values = np.asarray(h[f"{split}_{metric}"], dtype=float)
                 if not np.all(np.isnan(values)):
                     ax.plot(h["epoch"], values, style, color=color, marker="o", markersize=3,

@@ -1,4 +1,5 @@
-"""A plain training loop: ``fit`` → per-epoch history, ``evaluate``, ``predict``.
+"""A plain training loop: ``train_epoch`` (one pass), ``evaluate``, and ``fit``, which loops over
+epochs and records a per-epoch history; ``predict`` for outputs.
 
 Data are tensors, ``x`` (N, ...) and ``y`` (N,) class indices. On a GPU a dataset that fits is
 moved to the device once and batches are sliced there (no DataLoader round trips), and the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -198,20 +200,95 @@ def evaluate(model: nn.Module, data: Batch, batch_size: int = 1024,
             with _autocast(device, amp):
                 out = model(xb)
             out = out.float()
-            if i == 0:
-                _check_labels(out, data=y)
-            loss = loss_fn(out, yb).item()
+            loss = (_first_loss(loss_fn, out, yb, {"data": y}) if i == 0 else loss_fn(out, yb)).item()
             if not math.isfinite(loss):
                 step = i // batch_size + 1
                 raise NonFiniteLossError(
                     f"evaluate: the loss is {loss} on batch {step} (rows {i}…{i + len(xb) - 1}) "
-                    "of the evaluation data (in fit: the val set); check its inputs with "
+                    "of the evaluation data (in fit: the second set, val or test); check its inputs with "
                     "torch.isfinite(x).all(), and the model's weights", None, step)
             total_loss += loss * len(xb)
             correct += _accuracy_count(out, yb)
     finally:
         model.train(was_training)
     return total_loss / len(x), correct / len(x)
+
+
+def _first_loss(loss_fn: Callable, out: torch.Tensor, yb: torch.Tensor,
+                labels: dict[str, torch.Tensor | None]) -> torch.Tensor:
+    """``loss_fn(out, yb)`` for the first batch, once the model's output shape is known, with checks
+    made before any step: class indices in range (for every set in ``labels``), and a loss that does
+    not broadcast the targets against the output (torch only warns; here it is an error)."""
+    _check_labels(out, **labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss = loss_fn(out, yb)
+    for w in caught:
+        if "broadcast" in str(w.message):
+            raise ValueError(
+                f"the model's output has shape {tuple(out.shape)} but the targets have shape "
+                f"{tuple(yb.shape)}, and the loss broadcast them to each other: it would train on a "
+                "meaningless number. Give the targets the output's shape (e.g. y.unsqueeze(1) for one "
+                "output per example) or the output the targets' (e.g. model(x).squeeze(1))")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return loss
+
+
+def train_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer, *,
+                batch_size: int = 128, loss_fn: Callable = F.cross_entropy,
+                generator: torch.Generator | None = None, scheduler=None,
+                scaler: torch.amp.GradScaler | None = None,
+                augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                device: torch.device | None = None, amp: bool = True, epoch: int = 1,
+                progress: bool = False, check: dict[str, torch.Tensor | None] | None = None,
+                ) -> tuple[float, float]:
+    """One pass over ``(x, y)`` in shuffled mini-batches; returns the epoch's mean loss and accuracy.
+
+    The loop of notebook 03, section 2, plus bookkeeping: ``x`` (N, ...) and ``y`` (N,) on the CPU or
+    already on ``device``; ``scheduler`` (an LR scheduler) is stepped after every batch; ``scaler``
+    scales fp16 losses (see :func:`fit`). The accuracy (0–1) is NaN for non-class targets.
+    ``check``: ``{name: labels}`` to check at the first batch (see :func:`fit`). A NaN/inf loss
+    raises :class:`NonFiniteLossError`: at once on the CPU, at the end of the epoch on a GPU.
+    """
+    device = device or next(model.parameters()).device
+    scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
+    steps = math.ceil(len(x) / batch_size)
+    check_each_step = _check_every_step(device)  # a check per step costs a GPU a sync per step
+    model.train()
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    total_loss = torch.zeros((), device=device)  # sums stay on the device: no GPU→CPU sync per step
+    correct = torch.zeros((), device=device)
+    first_bad = torch.full((), steps, device=device)  # the first step with a NaN/inf loss (steps: none)
+    for i in tqdm(range(steps), desc=f"epoch {epoch}", unit="batch", leave=False,
+                  disable=not progress or steps < 20):
+        idx = order[i * batch_size : (i + 1) * batch_size]
+        xb = x[idx].to(device, non_blocking=True)
+        yb = y[idx].to(device, non_blocking=True)
+        if augment is not None:
+            xb = augment(xb)
+        with _autocast(device, amp):
+            out = model(xb)  # 1. forward pass
+            if i == 0 and check is not None:  # 2. loss (the first batch's checked)
+                loss = _first_loss(loss_fn, out.float(), yb, check)
+            else:
+                loss = loss_fn(out.float(), yb)
+        if check_each_step and not torch.isfinite(loss):
+            raise _non_finite(epoch, i + 1, steps, x, y, optimizer, False)
+        if not check_each_step:
+            first_bad.masked_fill_(~torch.isfinite(loss.detach()) & (first_bad > i), i)
+        optimizer.zero_grad(set_to_none=True)  # 3. clear the previous step's gradients
+        scaler.scale(loss).backward()  # 4. backprop: p.grad for every parameter
+        scaler.step(optimizer)  # 5. update: one optimizer step
+        scaler.update()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.detach() * len(xb)
+        if not yb.dtype.is_floating_point and out.ndim == 2:
+            correct += (out.argmax(1) == yb).sum()
+    if not check_each_step and (bad := int(first_bad)) < steps:
+        raise _non_finite(epoch, bad + 1, steps, x, y, optimizer, True)
+    train_acc = correct.item() / len(x) if not y.dtype.is_floating_point else math.nan
+    return total_loss.item() / len(x), train_acc
 
 
 def fit(
@@ -231,8 +308,10 @@ def fit(
     progress: bool = True,
     desc: str = "training",
     seed: int | None = None,
+    eval_name: str = "val",
 ) -> History:
-    """Train ``model`` with mini-batches and return its per-epoch history.
+    """Train ``model`` for ``epochs`` epochs (:func:`train_epoch`), evaluating after each one
+    (:func:`evaluate`); return the per-epoch history.
 
     Args:
         model: any ``nn.Module`` mapping a batch ``x`` (B, ...) to outputs (B, classes).
@@ -249,103 +328,81 @@ def fit(
             natively, else fp16 autocast with a gradient scaler; see :func:`amp_dtype`.
         progress: show a ``tqdm`` bar over epochs (and batches).
         seed: seeds the batch shuffling for reproducible runs.
+        eval_name: what the second set is, naming its history keys: ``"val"`` (a validation
+            split, the default) or ``"test"`` where it really is the test set.
 
     Returns:
-        ``{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "lr"}``, one
-        entry per epoch; ``train_*`` are averages over the epoch's batches (dropout on),
-        ``val_*`` are NaN without ``val``; ``seconds`` is the training time of the epoch.
+        ``{"epoch", "train_loss", "train_acc", "<eval_name>_loss", "<eval_name>_acc", "seconds",
+        "lr"}``, one entry per epoch; ``train_*`` are averages over the epoch's batches (dropout on),
+        ``<eval_name>_*`` are NaN without ``val``; ``seconds`` is the training time of the epoch.
 
     Raises:
         ValueError: an empty ``train`` or ``val``; a class index outside 0…C−1, where C is the
-            width of the model's (B, C) output, checked at the first batch before any step.
+            width of the model's (B, C) output, or a loss that broadcasts the targets against the
+            output (e.g. mse_loss of (B, 1) against (B,)), checked at the first batch before any step.
         NonFiniteLossError: the training loss became NaN/inf (a learning rate too high, NaN
             inputs), naming the epoch and step. On the CPU it stops at that step; on a GPU the
             steps are checked without a sync and the error comes at the end of that epoch.
     """
+    if not (isinstance(eval_name, str) and eval_name.isidentifier() and eval_name != "train"):
+        raise ValueError(f'eval_name names the second set\'s history keys: "val" or "test", got {eval_name!r}')
     x, y = _check_pair(train, "train", "; pass at least one example")
     if val is not None:
-        val = _check_pair(val, "val", "; pass val=None to train without validation")
+        val = _check_pair(val, eval_name, f"; pass val=None to train without a {eval_name} set")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be ≥ 1 (got {epochs}, {batch_size})")
     device = device or get_device(verbose=False)
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    steps_per_epoch = math.ceil(len(x) / batch_size)
-    sched = scheduler(optimizer, epochs * steps_per_epoch) if scheduler else None
+    sched = scheduler(optimizer, epochs * math.ceil(len(x) / batch_size)) if scheduler else None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device, amp) == torch.float16)
     x, y = _place(x, device), _place(y, device)
-    check_each_step = _check_every_step(device)
     generator = torch.Generator(device="cpu")
     if seed is not None:
         generator.manual_seed(seed)
     else:
         generator.seed()
 
-    history: History = {k: [] for k in
-                        ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "lr")}
+    keys = ("epoch", "train_loss", "train_acc", f"{eval_name}_loss", f"{eval_name}_acc", "seconds", "lr")
+    history: History = {k: [] for k in keys}
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
     for epoch in bar:
-        model.train()
         start = time.perf_counter()
-        order = torch.randperm(len(x), generator=generator).to(x.device)
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        first_bad = torch.full((), steps_per_epoch, device=device)  # steps_per_epoch: none yet
-        seen = 0
-        for i in tqdm(range(steps_per_epoch), desc=f"epoch {epoch}", unit="batch", leave=False,
-                      disable=not progress or steps_per_epoch < 20):
-            idx = order[i * batch_size : (i + 1) * batch_size]
-            xb = x[idx].to(device, non_blocking=True)
-            yb = y[idx].to(device, non_blocking=True)
-            if augment is not None:
-                xb = augment(xb)
-            with _autocast(device, amp):
-                out = model(xb)
-                if epoch == 1 and i == 0:  # the output width is known now: check all labels
-                    _check_labels(out, train=y, val=None if val is None else val[1])
-                loss = loss_fn(out.float(), yb)
-            if check_each_step:
-                if not torch.isfinite(loss):
-                    raise _non_finite(epoch, i + 1, steps_per_epoch, x, y, optimizer, False)
-            else:  # remember the first bad step on the device; looked at once per epoch
-                first_bad.masked_fill_(~torch.isfinite(loss.detach()) & (first_bad > i), i)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            if sched is not None:
-                sched.step()
-            # accumulate on the device: no GPU→CPU sync inside the loop
-            total_loss += loss.detach() * len(xb)
-            if not yb.dtype.is_floating_point and out.ndim == 2:
-                correct += (out.argmax(1) == yb).sum()
-            seen += len(xb)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
-        if not check_each_step and (bad := int(first_bad)) < steps_per_epoch:
-            raise _non_finite(epoch, bad + 1, steps_per_epoch, x, y, optimizer, True)
-        train_loss = total_loss.item() / seen
-        train_acc = correct.item() / seen if not y.dtype.is_floating_point else math.nan
-        val_loss, val_acc = (evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
-                             if val is not None else (math.nan, math.nan))
-        for key, value in zip(history, (epoch, train_loss, train_acc, val_loss, val_acc, seconds,
-                                        optimizer.param_groups[0]["lr"])):
+        check = {"train": y, eval_name: None if val is None else val[1]} if epoch == 1 else None
+        train_loss, train_acc = train_epoch(
+            model, x, y, optimizer, batch_size=batch_size, loss_fn=loss_fn, generator=generator,
+            scheduler=sched, scaler=scaler, augment=augment, device=device, amp=amp, epoch=epoch,
+            progress=progress, check=check)
+        seconds = time.perf_counter() - start  # train_epoch ends with a sync (.item()): the GPU is done
+        eval_loss, eval_acc = (evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
+                               if val is not None else (math.nan, math.nan))
+        row = (epoch, train_loss, train_acc, eval_loss, eval_acc, seconds, optimizer.param_groups[0]["lr"])
+        for key, value in zip(keys, row):
             history[key].append(value)
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}",
-                        val_acc=f"{val_acc:.3f}", s=f"{seconds:.1f}")
+                        **{f"{eval_name}_acc": f"{eval_acc:.3f}"}, s=f"{seconds:.1f}")
     return history
 
 
-def summarize(history: History, eval_name: str = "val") -> str:
+def eval_set_name(history: History) -> str:
+    """The name ``fit`` gave its second set in ``history``: ``"val"`` or ``"test"`` (or another)."""
+    names = [k[: -len("_loss")] for k in history if k.endswith("_loss") and k != "train_loss"]
+    if len(names) != 1:
+        raise ValueError(f"not a fit history: expected train_loss and one more *_loss key, got {list(history)}")
+    return names[0]
+
+
+def summarize(history: History) -> str:
     """One line on the last epoch: losses, accuracies and total training seconds.
 
-    The evaluation set's columns (``val_loss``, ``val_acc``) appear only if ``fit`` was given one,
-    labelled ``eval_name``: pass ``"test"`` when that set was the test set.
+    The second set's columns appear only if ``fit`` was given one, under the name it recorded
+    (``validation`` for ``val``, ``test`` for ``eval_name="test"``).
     """
+    name = eval_set_name(history)
     last = {k: v[-1] for k, v in history.items()}
     line = (f"{int(last['epoch'])} epochs, {sum(history['seconds']):.1f} s: train loss "
             f"{last['train_loss']:.4f} acc {last['train_acc']:.2%}")
-    if last["val_loss"] == last["val_loss"]:  # NaN without a validation set
-        line += f" | {eval_name} loss {last['val_loss']:.4f} acc {last['val_acc']:.2%}"
+    if not math.isnan(last[f"{name}_loss"]):  # NaN without a second set
+        label = "validation" if name == "val" else name
+        line += f" | {label} loss {last[f'{name}_loss']:.4f} acc {last[f'{name}_acc']:.2%}"
     return line

@@ -22,3 +22,20 @@ def test_pretrained_resnet20_on_real_cifar(mirror):
     # channel order matters: BGR input must do clearly worse
     _, acc_bgr = train.evaluate(model, (x.flip(1), y))
     assert acc_bgr < acc - 0.03
+
+
+def test_pretrained_resnet56_loads(mirror):
+    """The deeper pretrained net loads strictly (its weights are pinned like ResNet-20's) and classifies
+    real CIFAR-10 test images at least as well."""
+    model = models.cifar_resnet(56, pretrained=True)
+    c = data.load_cifar10()
+    _, acc = train.evaluate(model, (data.to_tensor(c.x_test[:500]), torch.from_numpy(c.y_test[:500])))
+    assert acc > 0.78, acc
+
+
+def test_one_normalisation_constant():
+    """The CIFAR ResNets and MobileNetV2 standardise with the same ImageNet statistics, defined once."""
+    from helpers import mobilenet
+
+    assert mobilenet.IMAGENET_MEAN is models.IMAGENET_MEAN and mobilenet.IMAGENET_STD is models.IMAGENET_STD
+    assert torch.equal(models.cifar_resnet(20).mean.flatten(), torch.tensor(models.IMAGENET_MEAN))

@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import report
+from helpers import report as headline_module
+from helpers.tools import report
 
 ROW_KEYS = {"notebook", "mode", "device", "seconds", "peak_memory_gb", "headline", "status", "date", "hardware"}
 
@@ -29,7 +30,7 @@ OK_CELLS = ("import os\nprint('Using device: cpu (test)')\nprint(os.environ['WOR
 
 
 def test_headline_format_is_parsed(capsys):
-    report.headline("test accuracy", 0.98283)
+    headline_module.headline("test accuracy", 0.98283)
     line = capsys.readouterr().out.strip()
     assert line == "Headline: test accuracy = 98.28%"
     nb = {"cells": [{"outputs": [{"output_type": "stream", "text": "Using device: cpu (2 threads)\n"}]},
@@ -96,7 +97,7 @@ def test_stopping_the_runner_records_the_notebook_as_stopped_and_runs_no_more(tm
                       f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)")
     second = _notebook(tmp_path / "02_next.ipynb", *OK_CELLS)
     out = tmp_path / "out"
-    runner = subprocess.Popen([sys.executable, "-m", "helpers.report", "--mode", "quick", "--out", str(out),
+    runner = subprocess.Popen([sys.executable, "-m", "helpers.tools.report", "--mode", "quick", "--out", str(out),
                                str(first), str(second)], cwd=report.ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
@@ -280,5 +281,5 @@ def test_update_readme_regenerates_tables_and_lists_every_notebook(tmp_path):
 
 def test_readme_tables_are_generated_from_the_results_files():
     stale = report.update_readme(report.ROOT / "README.md", write=False)
-    assert not stale, f"README.md is out of date with {stale}: run python -m helpers.report --readme"
+    assert not stale, f"README.md is out of date with {stale}: run python -m helpers.tools.report --readme"
     assert report.README_BLOCK.search((report.ROOT / "README.md").read_text(encoding="utf-8"))
