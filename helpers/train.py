@@ -241,19 +241,21 @@ def train_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: t
                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
                 device: torch.device | None = None, amp: bool = True, epoch: int = 1,
                 progress: bool = False, check: dict[str, torch.Tensor | None] | None = None,
-                ) -> tuple[float, float]:
+                check_each_step: bool | None = None) -> tuple[float, float]:
     """One pass over ``(x, y)`` in shuffled mini-batches; returns the epoch's mean loss and accuracy.
 
     The loop of notebook 03, section 2, plus bookkeeping: ``x`` (N, ...) and ``y`` (N,) on the CPU or
     already on ``device``; ``scheduler`` (an LR scheduler) is stepped after every batch; ``scaler``
     scales fp16 losses (see :func:`fit`). The accuracy (0–1) is NaN for non-class targets.
     ``check``: ``{name: labels}`` to check at the first batch (see :func:`fit`). A NaN/inf loss
-    raises :class:`NonFiniteLossError`: at once on the CPU, at the end of the epoch on a GPU.
+    raises :class:`NonFiniteLossError`, naming its step: at once with ``check_each_step`` (the
+    default on the CPU), else at the end of the epoch (the default on a GPU: no sync per step).
     """
     device = device or next(model.parameters()).device
     scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
     steps = math.ceil(len(x) / batch_size)
-    check_each_step = _check_every_step(device)  # a check per step costs a GPU a sync per step
+    if check_each_step is None:
+        check_each_step = _check_every_step(device)  # a check per step costs a GPU a sync per step
     model.train()
     order = torch.randperm(len(x), generator=generator).to(x.device)
     total_loss = torch.zeros((), device=device)  # sums stay on the device: no GPU→CPU sync per step
@@ -309,6 +311,7 @@ def fit(
     desc: str = "training",
     seed: int | None = None,
     eval_name: str = "val",
+    check_each_step: bool | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs (:func:`train_epoch`), evaluating after each one
     (:func:`evaluate`); return the per-epoch history.
@@ -330,6 +333,8 @@ def fit(
         seed: seeds the batch shuffling for reproducible runs.
         eval_name: what the second set is, naming its history keys: ``"val"`` (a validation
             split, the default) or ``"test"`` where it really is the test set.
+        check_each_step: look for a NaN/inf loss after every step (stop there) or once per epoch;
+            default: every step on the CPU (free), once per epoch on a GPU (no sync per step).
 
     Returns:
         ``{"epoch", "train_loss", "train_acc", "<eval_name>_loss", "<eval_name>_acc", "seconds",
@@ -341,8 +346,8 @@ def fit(
             width of the model's (B, C) output, or a loss that broadcasts the targets against the
             output (e.g. mse_loss of (B, 1) against (B,)), checked at the first batch before any step.
         NonFiniteLossError: the training loss became NaN/inf (a learning rate too high, NaN
-            inputs), naming the epoch and step. On the CPU it stops at that step; on a GPU the
-            steps are checked without a sync and the error comes at the end of that epoch.
+            inputs), naming the epoch and step: at that step, or at the end of that epoch
+            (see ``check_each_step``).
     """
     if not (isinstance(eval_name, str) and eval_name.isidentifier() and eval_name != "train"):
         raise ValueError(f'eval_name names the second set\'s history keys: "val" or "test", got {eval_name!r}')
@@ -372,7 +377,7 @@ def fit(
         train_loss, train_acc = train_epoch(
             model, x, y, optimizer, batch_size=batch_size, loss_fn=loss_fn, generator=generator,
             scheduler=sched, scaler=scaler, augment=augment, device=device, amp=amp, epoch=epoch,
-            progress=progress, check=check)
+            progress=progress, check=check, check_each_step=check_each_step)
         seconds = time.perf_counter() - start  # train_epoch ends with a sync (.item()): the GPU is done
         eval_loss, eval_acc = (evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
                                if val is not None else (math.nan, math.nan))

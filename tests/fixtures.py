@@ -1,16 +1,58 @@
-"""Tiny dataset files in the canonical download formats, for testing the loading code."""
+"""Tiny dataset files in the canonical download formats, for testing the loading code, and the
+helpers the download tests share: checksums of a file, a local file server, going offline.
+(The pytest fixtures built on them, ``no_mirror``, ``server``, ``online`` and ``remote``, are in
+conftest.py.)"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
+import hashlib
+import http.server
 import io
 import pickle
 import struct
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the test output clean
+        pass
+
+
+@contextlib.contextmanager
+def serve(root: Path):
+    """A static file server on 127.0.0.1 (a free port) for ``root``; yields its URL, stopped on exit."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def go_offline(monkeypatch) -> None:
+    """A second run with the network gone must work from the cache alone."""
+    monkeypatch.setenv("WORKBOOK_OFFLINE", "1")
+    monkeypatch.setenv("WORKBOOK_DOWNLOAD_BASE", "http://127.0.0.1:9/")  # nothing listens there
 
 
 def write_idx(path: Path, array: np.ndarray) -> Path:

@@ -4,7 +4,6 @@ bad settings and broken networks each give a clear error that names the fix."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.server
 import json
 import os
@@ -22,11 +21,11 @@ import torch
 import torchvision
 
 from helpers import data, download, mobilenet
-from helpers.download import (CacheNotWritableError, ChecksumError, CorruptDataError, DownloadError,
+from helpers.download import (CacheNotWritableError, CorruptDataError, DownloadError,
                               MissingChecksumsWarning)
 
 from . import fixtures
-from .test_online import go_offline, md5, online, serve, server, sha256  # noqa: F401 (fixtures)
+from .fixtures import go_offline, md5, serve, sha256
 
 
 def make_mirror(folder: Path, files: dict[str, Path], sums: dict[str, str] | None = None) -> Path:
@@ -46,7 +45,6 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("WORKBOOK_OFFLINE", "1")
     monkeypatch.delenv("WORKBOOK_DATA", raising=False)
-    download._warned.clear()
     return tmp_path
 
 
@@ -283,7 +281,9 @@ def test_stale_part_files_are_swept(env, server, monkeypatch):
 
 
 def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path):
-    """``python -m helpers.data mirror DIR`` against the local server, then load from that mirror."""
+    """``python -m helpers.tools.mirror DIR`` against the local server, then load from that mirror."""
+    from helpers.tools import mirror as mirror_builder  # not `mirror`: that is a fixture's name
+
     arrays = fixtures.write_mnist(online)
     monkeypatch.setattr(data, "MNIST_FILES", {n: md5(online / n) for n in arrays})
     x = np.arange(3 * 28 * 28, dtype=np.uint64).astype(np.uint8).reshape(3, 28, 28)
@@ -299,9 +299,11 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
     monkeypatch.setattr(data, "IMDB_MD5", md5(online / "aclImdb_v1.tar.gz"))
     fixtures.write_hymenoptera(online / "hymenoptera_data.zip", {"train": 4, "val": 2})
     monkeypatch.setattr(data, "HYMENOPTERA_COUNTS", {"train": 4, "val": 2})
-    name, _, url = data.WEIGHTS["resnet20"]
-    torch.save({"state_dict": {"module.conv1.weight": torch.ones(16, 3, 3, 3)}}, online / name)
-    monkeypatch.setitem(data.WEIGHTS, "resnet20", (name, sha256(online / name), url))
+    for depth in (20, 56):  # each pretrained CIFAR ResNet: a small checkpoint file pinned by its hash
+        name, _, url = data.WEIGHTS[f"resnet{depth}"]
+        torch.save({"state_dict": {"module.conv1.weight": torch.full((16, 3, 3, 3), depth)}}, online / name)
+        monkeypatch.setitem(data.WEIGHTS, f"resnet{depth}", (name, sha256(online / name), url))
+    name, name56 = data.WEIGHTS["resnet20"][0], data.WEIGHTS["resnet56"][0]
     torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), online / "mv2.pth")
     tv = f"mobilenet_v2-{sha256(online / 'mv2.pth')[:8]}.pth"
     (online / "mv2.pth").rename(online / tv)
@@ -316,10 +318,10 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
     folder = tmp_path / "classroom"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing read from the old copy (it has no SHA256SUMS: a warning)
-        assert data.main(["mirror", str(folder)]) == 0
+        assert mirror_builder.main([str(folder)]) == 0
     sums = download.read_sums(folder)
     assert set(sums) == {"mnist.npz", "notmnist.npz", "cifar10.npz", "hymenoptera.npz", "imdb.jsonl.gz",
-                         f"weights/{name}", f"weights/{tv}"}
+                         f"weights/{name}", f"weights/{name56}", f"weights/{tv}"}
     assert all(sha256(folder / f) == h for f, h in sums.items())  # sha256sum -c would pass
 
     cache = Path(os.environ["WORKBOOK_CACHE"])
@@ -342,7 +344,7 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
         np.testing.assert_array_equal(data.load_notmnist().x_test, x)  # not MNIST's test digits
         assert data.load_cifar10().x_test.shape[1:] == (32, 32, 3) and data.load_imdb().y_test.sum() == 2
         assert len(data.load_hymenoptera().x_test) == 2
-        assert data.weights_path("resnet20").exists()
+        assert data.weights_path("resnet20").exists() and data.weights_path("resnet56").exists()
         assert mobilenet.load_mobilenet_v2().source.startswith("torchvision")
 
 

@@ -1,8 +1,8 @@
-"""Loaders: the download-and-convert path on tiny canonical-format fixtures, errors, and the
-real mirror (shapes, counts, dtypes)."""
+"""Loaders: the download-and-convert path on tiny canonical-format fixtures, fetched both over
+``file://`` and over HTTP from a local server (the ``remote`` fixture), then again from the cache
+with the network gone; errors; and the real mirror (shapes, counts, dtypes)."""
 
 import gzip
-import hashlib
 
 import numpy as np
 import pytest
@@ -12,49 +12,32 @@ from helpers import data
 from helpers.download import ChecksumError, CorruptDataError, DataNotFoundError
 
 from . import fixtures
+from .fixtures import go_offline, md5, sha256
 
 
-def md5(path):
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def online(tmp_path, monkeypatch):
-    """No mirror, an empty cache in tmp, downloads allowed (from file:// fixtures)."""
-    monkeypatch.delenv("WORKBOOK_DATA", raising=False)
-    monkeypatch.delenv("WORKBOOK_OFFLINE", raising=False)
-    monkeypatch.setenv("WORKBOOK_CACHE", str(tmp_path / "cache"))
-    fixtures.allow_fixture_sizes(monkeypatch)
-    return tmp_path
-
-
-def test_mnist_download_and_convert(online, monkeypatch):
-    src = online / "mnist-src"
-    arrays = fixtures.write_mnist(src)
-    monkeypatch.setattr(data, "MNIST_URLS", (src.as_uri() + "/",))
-    monkeypatch.setattr(data, "MNIST_FILES", {n: md5(src / n) for n in arrays})
+def test_mnist_download_and_convert(remote, monkeypatch, tmp_path):
+    arrays = fixtures.write_mnist(remote)
+    monkeypatch.setattr(data, "MNIST_FILES", {n: md5(remote / n) for n in arrays})
     mnist = data.load_mnist()
     assert mnist.x_train.shape == (20, 28, 28) and mnist.x_train.dtype == np.uint8
     assert mnist.y_train.dtype == np.int64 and mnist.x_test.shape == (10, 28, 28)
     np.testing.assert_array_equal(mnist.x_train, arrays["train-images-idx3-ubyte.gz"])
     np.testing.assert_array_equal(mnist.y_test, arrays["t10k-labels-idx1-ubyte.gz"])
-    assert (online / "cache" / "mnist.npz").exists()
-    # second load: from the cache, even with the network gone
-    monkeypatch.setattr(data, "MNIST_URLS", ("file:///gone/",))
+    assert (tmp_path / "cache" / "mnist.npz").exists()
+    # second load: from the cache, with the network gone
+    go_offline(monkeypatch)
     np.testing.assert_array_equal(data.load_mnist().x_test, mnist.x_test)
 
 
-def test_mnist_corrupt_download_is_rejected(online, monkeypatch):
-    src = online / "mnist-src"
-    arrays = fixtures.write_mnist(src)
-    sums = {n: md5(src / n) for n in arrays}
-    (src / "t10k-labels-idx1-ubyte.gz").write_bytes(b"corrupted in transit")
-    monkeypatch.setattr(data, "MNIST_URLS", (src.as_uri() + "/",))
+def test_mnist_corrupt_download_is_rejected(remote, monkeypatch, tmp_path):
+    arrays = fixtures.write_mnist(remote)
+    sums = {n: md5(remote / n) for n in arrays}
+    (remote / "t10k-labels-idx1-ubyte.gz").write_bytes(b"corrupted in transit")
     monkeypatch.setattr(data, "MNIST_FILES", sums)
     with pytest.raises(ChecksumError, match="t10k-labels"):
         data.load_mnist()
-    assert not (online / "cache" / "mnist.npz").exists()
-    assert not list((online / "cache").rglob("*.part"))
+    assert not (tmp_path / "cache" / "mnist.npz").exists()
+    assert not list((tmp_path / "cache").rglob("*.part"))
 
 
 def test_read_idx_rejects_bad_files(tmp_path):
@@ -69,24 +52,21 @@ def test_read_idx_rejects_bad_files(tmp_path):
         data.read_idx(magic)
 
 
-def test_notmnist_download(online, monkeypatch):
-    src = online / "nm"
-    src.mkdir()
+def test_notmnist_download(remote, monkeypatch):
     x = np.arange(3 * 28 * 28, dtype=np.uint64).astype(np.uint8).reshape(3, 28, 28)
-    fixtures.write_idx(src / "t10k-images-idx3-ubyte.gz", x)
-    fixtures.write_idx(src / "t10k-labels-idx1-ubyte.gz", np.array([0, 4, 9], np.uint8))
-    sha = {n: hashlib.sha256((src / n).read_bytes()).hexdigest() for n in data.NOTMNIST_FILES}
-    monkeypatch.setattr(data, "NOTMNIST_URL", src.as_uri() + "/")
-    monkeypatch.setattr(data, "NOTMNIST_FILES", sha)
+    fixtures.write_idx(remote / "t10k-images-idx3-ubyte.gz", x)
+    fixtures.write_idx(remote / "t10k-labels-idx1-ubyte.gz", np.array([0, 4, 9], np.uint8))
+    monkeypatch.setattr(data, "NOTMNIST_FILES", {n: sha256(remote / n) for n in data.NOTMNIST_FILES})
     nm = data.load_notmnist()
     assert nm.x_train.shape == (0, 28, 28) and nm.x_test.shape == (3, 28, 28)
     assert nm.class_names == list("ABCDEFGHIJ") and nm.y_test.tolist() == [0, 4, 9]
+    go_offline(monkeypatch)
+    np.testing.assert_array_equal(data.load_notmnist().x_test, x)
 
 
-def test_cifar10_download_and_convert(online, monkeypatch):
-    tar = online / "cifar-10-python.tar.gz"
+def test_cifar10_download_and_convert(remote, monkeypatch):
+    tar = remote / "cifar-10-python.tar.gz"
     batches = fixtures.write_cifar10(tar)
-    monkeypatch.setattr(data, "CIFAR10_URL", tar.as_uri())
     monkeypatch.setattr(data, "CIFAR10_MD5", md5(tar))
     c = data.load_cifar10()
     assert c.x_train.shape == (20, 32, 32, 3) and c.x_test.shape == (4, 32, 32, 3)
@@ -96,12 +76,13 @@ def test_cifar10_download_and_convert(online, monkeypatch):
     np.testing.assert_array_equal(c.x_train[0, :, :, 0].ravel(), first[0, :1024])
     np.testing.assert_array_equal(c.x_train[0, :, :, 2].ravel(), first[0, 2048:])
     assert c.y_train[:4].tolist() == labels
+    go_offline(monkeypatch)
+    np.testing.assert_array_equal(data.load_cifar10().x_test, c.x_test)
 
 
-def test_imdb_download_and_convert(online, monkeypatch):
-    tar = online / "aclImdb_v1.tar.gz"
+def test_imdb_download_and_convert(remote, monkeypatch):
+    tar = remote / "aclImdb_v1.tar.gz"
     reviews = fixtures.write_imdb(tar)
-    monkeypatch.setattr(data, "IMDB_URL", tar.as_uri())
     monkeypatch.setattr(data, "IMDB_MD5", md5(tar))
     imdb = data.load_imdb()
     assert len(imdb.train_texts) == 4 and len(imdb.test_texts) == 4
@@ -109,29 +90,30 @@ def test_imdb_download_and_convert(online, monkeypatch):
     for text, label in zip(imdb.train_texts, imdb.y_train):
         assert ("pos" in text) == bool(label) and "Ünïcode" in text
     assert {t for s, _, t in reviews if s == "test"} == set(imdb.test_texts)
+    go_offline(monkeypatch)
+    assert data.load_imdb().test_texts == imdb.test_texts
 
 
-def test_hymenoptera_download_and_convert(online, monkeypatch):
-    z = online / "hymenoptera_data.zip"
-    fixtures.write_hymenoptera(z, {"train": 4, "val": 2})
-    monkeypatch.setattr(data, "HYMENOPTERA_URL", z.as_uri())
+def test_hymenoptera_download_and_convert(remote, monkeypatch):
+    fixtures.write_hymenoptera(remote / "hymenoptera_data.zip", {"train": 4, "val": 2})
     monkeypatch.setattr(data, "HYMENOPTERA_COUNTS", {"train": 4, "val": 2})
     h = data.load_hymenoptera()
     assert h.x_train.shape == (4, 128, 128, 3) and h.x_test.shape == (2, 128, 128, 3)
     assert h.y_train.tolist() == [0, 0, 1, 1]  # sorted by path: ants first
+    assert h.y_test.tolist() == [0, 1]
     assert h.extra["files_train"][0].startswith("train/ants/")
+    go_offline(monkeypatch)
+    np.testing.assert_array_equal(data.load_hymenoptera().x_train, h.x_train)
 
 
-def test_hymenoptera_wrong_counts_rejected(online, monkeypatch):
-    z = online / "hymenoptera_data.zip"
-    fixtures.write_hymenoptera(z, {"train": 2, "val": 2})
-    monkeypatch.setattr(data, "HYMENOPTERA_URL", z.as_uri())
+def test_hymenoptera_wrong_counts_rejected(remote, monkeypatch, tmp_path):
+    fixtures.write_hymenoptera(remote / "hymenoptera_data.zip", {"train": 2, "val": 2})
     with pytest.raises(ChecksumError, match="expected"):
         data.load_hymenoptera()
-    assert not (online / "cache" / "hymenoptera.npz").exists()
+    assert not (tmp_path / "cache" / "hymenoptera.npz").exists()
 
 
-def test_missing_offline_names_the_fix(online, monkeypatch):
+def test_missing_offline_names_the_fix(no_mirror, monkeypatch):
     monkeypatch.setenv("WORKBOOK_OFFLINE", "1")
     for loader in (data.load_mnist, data.load_cifar10, data.load_imdb, data.load_notmnist,
                    data.load_hymenoptera):
@@ -142,8 +124,8 @@ def test_missing_offline_names_the_fix(online, monkeypatch):
         data.weights_path("mobilenet_v2_quant")
 
 
-def test_corrupt_cache_is_a_clear_error(online):
-    cache = online / "cache"
+def test_corrupt_cache_is_a_clear_error(no_mirror):
+    cache = no_mirror / "cache"
     cache.mkdir()
     (cache / "mnist.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(CorruptDataError, match="delete it"):
@@ -153,15 +135,17 @@ def test_corrupt_cache_is_a_clear_error(online):
         data.load_imdb()
 
 
-def test_weights_download_verified(online, monkeypatch):
-    ckpt = online / "r20.th"
-    torch.save({"state_dict": {"module.conv1.weight": torch.ones(2)}}, ckpt)
-    sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    monkeypatch.setitem(data.WEIGHTS, "resnet20", ("resnet20-x.th", sha, ckpt.as_uri()))
+def test_weights_download_verified(remote, monkeypatch):
+    name, _, url = data.WEIGHTS["resnet20"]
+    torch.save({"best_prec1": 91.0, "state_dict": {"module.conv1.weight": torch.ones(16, 3, 3, 3)}},
+               remote / name)
+    monkeypatch.setitem(data.WEIGHTS, "resnet20", (name, sha256(remote / name), url))
     state = data.load_checkpoint("resnet20")
-    assert list(state) == ["conv1.weight"]
+    assert list(state) == ["conv1.weight"] and state["conv1.weight"].shape == (16, 3, 3, 3)
     with pytest.raises(KeyError, match="choose one of"):
         data.weights_path("vgg")
+    go_offline(monkeypatch)
+    assert list(data.load_checkpoint("resnet20")) == ["conv1.weight"]
 
 
 def test_to_tensor_and_subset():

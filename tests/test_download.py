@@ -1,12 +1,8 @@
-import hashlib
-
 import pytest
 
 from helpers import download as dl
 
-
-def _md5(path):
-    return hashlib.md5(path.read_bytes()).hexdigest()
+from .fixtures import md5
 
 
 def test_atomic_path_leaves_nothing_on_error(tmp_path):
@@ -24,10 +20,10 @@ def test_download_verifies_and_caches(tmp_path, monkeypatch):
     src = tmp_path / "src.bin"
     src.write_bytes(b"real bytes" * 100)
     dest = tmp_path / "cache" / "file.bin"
-    out = dl.download(src.as_uri(), dest, md5=_md5(src), what="fixture")
+    out = dl.download(src.as_uri(), dest, md5=md5(src), what="fixture")
     assert out == dest and dest.read_bytes() == src.read_bytes()
     src.unlink()  # a second call finds the verified file and does not download
-    assert dl.download("file:///nonexistent", dest, md5=_md5(dest)) == dest
+    assert dl.download("file:///nonexistent", dest, md5=md5(dest)) == dest
 
 
 def test_download_bad_checksum_keeps_nothing(tmp_path, monkeypatch):
@@ -46,7 +42,7 @@ def test_download_tries_mirrors_in_order(tmp_path, monkeypatch):
     src = tmp_path / "src.bin"
     src.write_bytes(b"x")
     dest = tmp_path / "d.bin"
-    dl.download([(tmp_path / "missing").as_uri(), src.as_uri()], dest, md5=_md5(src))
+    dl.download([(tmp_path / "missing").as_uri(), src.as_uri()], dest, md5=md5(src))
     assert dest.read_bytes() == b"x"
 
 

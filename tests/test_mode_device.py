@@ -82,12 +82,6 @@ def test_mode_quick_and_case(monkeypatch):
     assert "quick" in mode.banner()
 
 
-def test_pytest_sets_quick_for_kernels():
-    import os
-
-    assert os.environ["WORKBOOK_MODE"] in ("quick", "full")  # conftest default, or the caller's
-
-
 def test_mode_rejects_unknown(monkeypatch):
     monkeypatch.setenv("WORKBOOK_MODE", "fast")
     with pytest.raises(ValueError, match="quick") as err:

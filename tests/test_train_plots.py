@@ -43,8 +43,36 @@ def test_fit_learns_real_mnist(mnist_small):
     logits = train.predict(model, val_set[0], batch_size=100)
     assert logits.shape == (1000, 10)
     assert (logits.argmax(1) == val_set[1]).float().mean().item() == pytest.approx(acc)
-    assert "3 epochs" in train.summarize(hist) and "val loss" in train.summarize(hist)
-    assert "| test loss" in train.summarize(hist, eval_name="test") and "val" not in train.summarize(hist, "test")
+    assert "3 epochs" in train.summarize(hist) and "| validation loss" in train.summarize(hist)
+
+
+def test_fit_names_its_second_set(mnist_small):
+    """eval_name="test" records test_loss/test_acc (no val_* keys), with the same numbers as "val"."""
+    runs = {}
+    for name in ("val", "test"):
+        torch.manual_seed(0)
+        runs[name] = train.fit(mlp(), mnist_small[0], mnist_small[1], epochs=1, batch_size=100, seed=0,
+                               device=torch.device("cpu"), progress=False, eval_name=name)
+    assert "val_acc" not in runs["test"] and "test_loss" not in runs["val"]
+    assert runs["test"]["test_acc"] == runs["val"]["val_acc"]
+    assert runs["test"]["test_loss"] == runs["val"]["val_loss"]
+    line = train.summarize(runs["test"])
+    assert "| test loss" in line and "val" not in line
+    for bad in ("train", "", "my set"):
+        with pytest.raises(ValueError, match="eval_name"):
+            train.fit(mlp(), mnist_small[0], epochs=1, progress=False, eval_name=bad)
+
+
+def test_fit_rejects_float_targets_that_broadcast():
+    """Output (B, 1) against targets (B,) with mse_loss would broadcast to (B, B): an error naming the fix."""
+    x, y = torch.randn(32, 3), torch.randn(32)
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match=r"unsqueeze\(1\)"):
+        train.fit(nn.Linear(3, 1), (x, y), epochs=1, loss_fn=F.mse_loss, progress=False)
+    with pytest.raises(ValueError, match="shape"):
+        train.evaluate(nn.Linear(3, 1), (x, y), loss_fn=F.mse_loss)
+    hist = train.fit(nn.Linear(3, 1), (x, y.unsqueeze(1)), epochs=2, loss_fn=F.mse_loss, progress=False)
+    assert hist["train_loss"][1] < hist["train_loss"][0] and math.isnan(hist["train_acc"][0])
 
 
 def test_fit_with_scheduler_and_augment(mnist_small):
@@ -102,8 +130,9 @@ def test_plot_history_draws_each_run():
          "val_acc": [0.4, 0.7], "seconds": [1, 1], "lr": [1e-3, 1e-3]}
     fig = plots.plot_history({"a": h, "b": h})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
-    assert [line.get_label() for line in fig.axes[0].lines] == ["a train", "a val", "b train", "b val"]
-    fig = plots.plot_history(h, eval_name="test")  # the legend names the set that was evaluated
+    assert [line.get_label() for line in fig.axes[0].lines] == ["a train", "a validation", "b train", "b validation"]
+    h = {k.replace("val_", "test_"): v for k, v in h.items()}  # fit(..., eval_name="test")
+    fig = plots.plot_history(h)  # the legend names the set that was evaluated
     assert [line.get_label() for line in fig.axes[1].lines] == ["train", "test"]
 
 
@@ -124,6 +153,13 @@ class _ScalerMade(Exception):
     pass
 
 
+class _StaysOnCPU(torch.Tensor):
+    """A tensor that ignores ``.to(device)``: code for a faked GPU runs on the CPU with it."""
+
+    def to(self, *args, **kwargs):
+        return self
+
+
 @pytest.mark.parametrize("native_bf16, dtype", [(True, torch.bfloat16), (False, torch.float16)])
 def test_amp_dtype_and_scaler_agree(monkeypatch, native_bf16, dtype):
     calls = _fake_gpu(monkeypatch, native_bf16)
@@ -133,8 +169,16 @@ def test_amp_dtype_and_scaler_agree(monkeypatch, native_bf16, dtype):
     assert train.amp_dtype(cuda, amp=False) is None
     assert train.amp_dtype(torch.device("cpu")) is None
     assert train.amp_dtype(torch.device("cpu"), amp=False) is None
-    ctx = train._autocast(cuda, amp=True)
-    assert ctx.fast_dtype is dtype and ctx._enabled
+    # the forward pass runs under autocast to that dtype
+    seen = []
+
+    class AutocastSpy(nn.Module):
+        def forward(self, x):
+            seen.append((torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda")))
+            return x.as_subclass(torch.Tensor)
+
+    train.predict(AutocastSpy(), torch.zeros(2, 3).as_subclass(_StaysOnCPU), device=cuda)
+    assert seen == [(True, dtype)]
 
     # fit builds its GradScaler from the same decision: enabled exactly for fp16
     made = []
@@ -165,6 +209,7 @@ def test_amp_dtype_without_emulation_keyword(monkeypatch):
 # --- no silent wrong results: NaN losses, empty sets, labels outside 0…C−1 ----------------------
 
 CPU = torch.device("cpu")
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def deep_net():
@@ -177,31 +222,39 @@ def small_set(n=64, classes=3):
     return torch.randn(n, 4, generator=g), torch.randint(0, classes, (n,), generator=g)
 
 
-def _diverge():
+def _diverge(device=CPU, **kwargs):
     """A too-high learning rate: SGD at lr 1e6 on a 3-layer ReLU net; the error it raises."""
     torch.manual_seed(0)
     model = deep_net()
     with pytest.raises(train.NonFiniteLossError) as err:
-        train.fit(model, small_set(), epochs=5, batch_size=8, device=CPU, progress=False, seed=0,
-                  optimizer=torch.optim.SGD(model.parameters(), lr=1e6))
+        train.fit(model, small_set(), epochs=5, batch_size=8, device=device, progress=False, seed=0,
+                  optimizer=torch.optim.SGD(model.parameters(), lr=1e6), **kwargs)
     return err.value
 
 
-def test_fit_stops_when_the_learning_rate_is_too_high(monkeypatch):
+def test_fit_stops_when_the_learning_rate_is_too_high():
     exc = _diverge()
+    # checked once per epoch (a GPU's default: no sync per step), the error names the same step
+    late = _diverge(check_each_step=False)
+    assert (late.epoch, late.step) == (exc.epoch, exc.step) and "weights may be NaN" in str(late)
     assert isinstance(exc, FloatingPointError) and exc.epoch == 1 and 1 < exc.step <= 8
     msg = str(exc)
     assert f"epoch 1, step {exc.step} of 8" in msg
     assert "lower learning rate" in msg and "1e+06" in msg and "x and y hold no NaN/inf" in msg
+
+
+@NEEDS_CUDA
+def test_fit_on_a_gpu_names_the_same_diverging_step():
     # the GPU way (no sync per step: the first bad step is kept on the device) names the same step
-    monkeypatch.setattr(train, "_check_every_step", lambda device: False)
-    late = _diverge()
+    exc = _diverge()
+    late = _diverge(torch.device("cuda"), amp=False)  # float32 like the CPU run
     assert (late.epoch, late.step) == (exc.epoch, exc.step)
 
 
-@pytest.mark.parametrize("each_step", [True, False])
-def test_fit_stops_at_the_batch_with_a_nan_pixel(monkeypatch, each_step):
-    monkeypatch.setattr(train, "_check_every_step", lambda device: each_step)
+@pytest.mark.parametrize("device, each_step", [
+    pytest.param(CPU, True, id="cpu-each-step"), pytest.param(CPU, False, id="cpu-once-per-epoch"),
+    pytest.param(torch.device("cuda"), None, id="cuda-default", marks=NEEDS_CUDA)])  # None: once per epoch
+def test_fit_stops_at_the_batch_with_a_nan_pixel(device, each_step):
     x, y = torch.rand(40, 1, 4, 4), torch.randint(0, 3, (40,))
     x[17, 0, 2, 3] = math.nan
     has_nan = []  # per step of epoch 1: does its batch hold the NaN pixel?
@@ -212,8 +265,8 @@ def test_fit_stops_at_the_batch_with_a_nan_pixel(monkeypatch, each_step):
 
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     with pytest.raises(train.NonFiniteLossError, match="torch.isfinite") as err:
-        train.fit(model, (x, y), epochs=3, batch_size=8, augment=spy, device=CPU, progress=False,
-                  seed=0)
+        train.fit(model, (x, y), epochs=3, batch_size=8, augment=spy, device=device, progress=False,
+                  seed=0, check_each_step=each_step)
     step = has_nan.index(True) + 1
     assert (err.value.epoch, err.value.step) == (1, step)
     assert f"epoch 1, step {step} of 5" in str(err.value)
