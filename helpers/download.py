@@ -76,9 +76,13 @@ def mirror_dir() -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_dir():
-        relative = "" if path.is_absolute() else (
-            f" A relative path is read from the working directory {Path.cwd()} (a notebook's is "
-            "its own folder): give an absolute path."
+        relative = (
+            ""
+            if path.is_absolute()
+            else (
+                f" A relative path is read from the working directory {Path.cwd()} (a notebook's is "
+                "its own folder): give an absolute path."
+            )
         )
         raise DataNotFoundError(
             f"{MIRROR_VAR}={value!r} is not a folder: looked for {path.resolve()}.{relative} Point it "
@@ -125,8 +129,10 @@ def offline() -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"{OFFLINE_VAR}={value!r}: use 1, true, yes or on to forbid downloads; "
-                     "0, false, no, off or unset to allow them.")
+    raise ValueError(
+        f"{OFFLINE_VAR}={value!r}: use 1, true, yes or on to forbid downloads; "
+        "0, false, no, off or unset to allow them."
+    )
 
 
 def source_urls(urls: Sequence[str], served_as: str | None = None) -> list[str]:
@@ -138,7 +144,9 @@ def source_urls(urls: Sequence[str], served_as: str | None = None) -> list[str]:
     if not base:
         return list(urls)
     base = base if base.endswith("/") else base + "/"
-    names = ([served_as.lstrip("/")] if served_as else []) + [url.rstrip("/").rsplit("/", 1)[-1] for url in urls]
+    names = ([served_as.lstrip("/")] if served_as else []) + [
+        url.rstrip("/").rsplit("/", 1)[-1] for url in urls
+    ]
     return list(dict.fromkeys(base + name for name in names))
 
 
@@ -254,7 +262,9 @@ def download(
                     except CorruptDataError as exc:
                         raise ChecksumError(f"{url}: {exc}") from exc
                 elif not matches(tmp):
-                    raise ChecksumError(f"{url}: {algorithm} is {file_hash(tmp, algorithm)}, expected {expected}")
+                    raise ChecksumError(
+                        f"{url}: {algorithm} is {file_hash(tmp, algorithm)}, expected {expected}"
+                    )
             return dest
         except ChecksumError as exc:
             bad_checksum.append(str(exc))
@@ -289,8 +299,9 @@ def fetch(url: str, dest: Path, desc: str) -> None:
             sock.settimeout(READ_TIMEOUT_S)
         total = int(response.headers.get("Content-Length") or 0) or None
         read = getattr(response, "read1", response.read)
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Downloading {desc}",
-                  miniters=1) as bar:
+        with tqdm(
+            total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Downloading {desc}", miniters=1
+        ) as bar:
             for chunk in iter(lambda: read(1 << 16), b""):
                 out.write(chunk)
                 bar.update(len(chunk))
@@ -368,14 +379,20 @@ def verify(folder: Path, relative: str, *, in_cache: bool) -> Path:
         if not in_cache and str(path) not in _warned:
             _warned.add(str(path))
             missing = "has no SHA256SUMS file" if sums is None else f"SHA256SUMS does not list {relative}"
-            warnings.warn(f"your mirror folder {folder} {missing}: {relative} is loaded without "
-                          "checking its hash. Build mirrors with `python -m helpers.tools.mirror DIR`.",
-                          MissingChecksumsWarning, stacklevel=3)
+            warnings.warn(
+                f"your mirror folder {folder} {missing}: {relative} is loaded without "
+                "checking its hash. Build mirrors with `python -m helpers.tools.mirror DIR`.",
+                MissingChecksumsWarning,
+                stacklevel=3,
+            )
         return path
     got = verified_hash(path)
     if got != expected:
-        fix = ("delete it and run again: it is downloaded and rebuilt" if in_cache else
-               "copy it again from the original mirror folder")
+        fix = (
+            "delete it and run again: it is downloaded and rebuilt"
+            if in_cache
+            else "copy it again from the original mirror folder"
+        )
         raise CorruptDataError(
             f"{path}: its SHA-256 is {got}, but {Path(folder) / SUMS_FILE} says {expected}. The file "
             f"is damaged or is not the file it is named after: {fix}."

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 
-def check(name: str, fn: Callable, cases: Sequence[tuple[tuple, Any]], atol: float = 1e-6,
-          hint: str = "") -> bool:
+def check(
+    name: str, fn: Callable, cases: Sequence[tuple[tuple, Any]], atol: float = 1e-6, hint: str = ""
+) -> bool:
     """Call ``fn(*args)`` for each ``(args, expected)`` and compare the answer with ``expected``.
 
     Integer (and bool) expected answers must match exactly; float ones within ``np.allclose``
@@ -39,11 +40,15 @@ def check(name: str, fn: Callable, cases: Sequence[tuple[tuple, Any]], atol: flo
             return _fail(name, f"case {k}: shape {got_arr.shape}, expected {exp_arr.shape}", hint)
         if exp_arr.dtype.kind in "biu":  # counts, sizes, indices: exactly right or wrong
             if not np.array_equal(got_arr, exp_arr):
-                return _fail(name, f"case {k}: got {got_arr.tolist()}, expected exactly "
-                                   f"{exp_arr.tolist()}", hint)
+                return _fail(
+                    name, f"case {k}: got {got_arr.tolist()}, expected exactly {exp_arr.tolist()}", hint
+                )
         elif not np.allclose(got_arr, exp_arr, atol=atol, rtol=1e-5, equal_nan=False):
-            return _fail(name, f"case {k}: got {np.round(got_arr, 4).tolist()}, "
-                               f"expected {np.round(exp_arr, 4).tolist()}", hint)
+            return _fail(
+                name,
+                f"case {k}: got {np.round(got_arr, 4).tolist()}, expected {np.round(exp_arr, 4).tolist()}",
+                hint,
+            )
     print(f"[PASS] {name}")
     return True
 
@@ -84,16 +89,25 @@ def _fail(name: str, why: str, hint: str) -> bool:
 
 # --- 01: what deep learning is -------------------------------------------------------------------
 
+
 def check_matmul_flops(fn: Callable[[int, int, int], int]) -> bool:
     """Exercise 01.1: ``fn(n, m, p)`` → floating-point operations of (n×m) @ (m×p), the plain way.
 
     Each of the n·p entries is a dot product of length m: m multiplications and m − 1 additions,
     so n·p·(2m − 1) in all (about 2·n·m·p).
     """
-    return check("matmul_flops", fn, [
-        ((1, 1, 1), 1), ((1, 2, 1), 3), ((2, 3, 4), 40), ((64, 48, 32), 64 * 32 * 95),
-        ((1024, 1024, 1024), 1024 * 1024 * 2047),
-    ], hint="n·p entries, each m multiplications and m − 1 additions")
+    return check(
+        "matmul_flops",
+        fn,
+        [
+            ((1, 1, 1), 1),
+            ((1, 2, 1), 3),
+            ((2, 3, 4), 40),
+            ((64, 48, 32), 64 * 32 * 95),
+            ((1024, 1024, 1024), 1024 * 1024 * 2047),
+        ],
+        hint="n·p entries, each m multiplications and m − 1 additions",
+    )
 
 
 def check_saliency_share(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
@@ -107,45 +121,69 @@ def check_saliency_share(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
     s2 = rng.uniform(0, 1, (5, 6, 7))
     s2[0] *= 100  # one map far larger than the others: the ratio of totals would follow it
     m2 = rng.uniform(0, 1, (5, 6, 7)) < 0.2
-    return check("saliency_share", fn, [
-        ((s1, m1), np.array([0.25, 0.5])),
-        ((s2, m2), (s2 * m2).sum((1, 2)) / s2.sum((1, 2))),
-        ((np.ones((3, 4, 4)), np.ones((3, 4, 4), bool)), np.ones(3)),
-    ], hint="sum over the last two axes only: (saliency * mask).sum(axis=(1, 2)) / saliency.sum(axis=(1, 2))")
-
+    return check(
+        "saliency_share",
+        fn,
+        [
+            ((s1, m1), np.array([0.25, 0.5])),
+            ((s2, m2), (s2 * m2).sum((1, 2)) / s2.sum((1, 2))),
+            ((np.ones((3, 4, 4)), np.ones((3, 4, 4), bool)), np.ones(3)),
+        ],
+        hint="sum over the last two axes only: "
+        "(saliency * mask).sum(axis=(1, 2)) / saliency.sum(axis=(1, 2))",
+    )
 
 
 # --- 02: one-layer net --------------------------------------------------------------------------
+
 
 def check_softmax_rows(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
     """Exercise 02.1: a numerically stable softmax of each row of Z (N, K) → (N, K)."""
     slide = np.array([[4, 3.5, 4, -1, 0.5, 2, -4, 3, 0, 5]], dtype=float)
     e = np.exp(slide - slide.max())
     big = np.array([[1000.0, 1000.0], [-1000.0, 0.0]])
-    return check("softmax_rows", fn, [
-        ((slide,), e / e.sum()),
-        ((big,), [[0.5, 0.5], [0.0, 1.0]]),
-        ((np.zeros((3, 4)),), np.full((3, 4), 0.25)),
-    ], hint="subtract each row's max before np.exp, then divide by the row sums (keepdims=True)")
+    return check(
+        "softmax_rows",
+        fn,
+        [
+            ((slide,), e / e.sum()),
+            ((big,), [[0.5, 0.5], [0.0, 1.0]]),
+            ((np.zeros((3, 4)),), np.full((3, 4), 0.25)),
+        ],
+        hint="subtract each row's max before np.exp, then divide by the row sums (keepdims=True)",
+    )
 
 
 def check_cross_entropy_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> bool:
     """Exercise 02.2: mean of log(1 / P(true class)) over rows; probs (N, K), labels (N,)."""
     p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.25, 0.5, 0.25]])
-    return check("cross_entropy_loss", fn, [
-        ((p, np.array([0, 2, 1])), np.mean(np.log(1 / np.array([0.7, 0.8, 0.5])))),
-        ((np.full((2, 10), 0.1), np.array([3, 7])), np.log(10)),
-    ], hint="pick probs[np.arange(N), labels], then average -log of those")
-
+    return check(
+        "cross_entropy_loss",
+        fn,
+        [
+            ((p, np.array([0, 2, 1])), np.mean(np.log(1 / np.array([0.7, 0.8, 0.5])))),
+            ((np.full((2, 10), 0.1), np.array([3, 7])), np.log(10)),
+        ],
+        hint="pick probs[np.arange(N), labels], then average -log of those",
+    )
 
 
 # --- 03: two-layer net --------------------------------------------------------------------------
 
+
 def check_count_dense_params(fn: Callable[[Sequence[int]], int]) -> bool:
     """Exercise 03.1: parameters of a stack of dense layers with sizes like [784, 512, 10]."""
-    return check("count_dense_params", fn, [
-        (([784, 10],), 7_850), (([784, 512, 10],), 407_050), (([2, 2, 1],), 9), (([5],), 0),
-    ], hint="each layer n_in → n_out has n_in * n_out weights and n_out biases")
+    return check(
+        "count_dense_params",
+        fn,
+        [
+            (([784, 10],), 7_850),
+            (([784, 512, 10],), 407_050),
+            (([2, 2, 1],), 9),
+            (([5],), 0),
+        ],
+        hint="each layer n_in → n_out has n_in * n_out weights and n_out biases",
+    )
 
 
 def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> bool:
@@ -165,24 +203,38 @@ def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> boo
                 raise TypeError(f"new_w and new_velocity must be arrays, got {part}")
         return np.concatenate([part.ravel() for part in parts])
 
-    return check("momentum_step", both, [
-        ((w, v, g, 0.1, 0.9), np.concatenate([w - 0.1 * (0.9 * v + g), 0.9 * v + g])),
-        ((w, np.zeros(2), g, 1.0, 0.0), np.concatenate([w - g, g])),
-    ], hint="first update the velocity v = beta * v + grad, then w = w - lr * v")
-
+    return check(
+        "momentum_step",
+        both,
+        [
+            ((w, v, g, 0.1, 0.9), np.concatenate([w - 0.1 * (0.9 * v + g), 0.9 * v + g])),
+            ((w, np.zeros(2), g, 1.0, 0.0), np.concatenate([w - g, g])),
+        ],
+        hint="first update the velocity v = beta * v + grad, then w = w - lr * v",
+    )
 
 
 # --- 04: convolution ----------------------------------------------------------------------------
 
+
 def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
     """Exercise 04.1: output length of a convolution, ⌊(n + 2p − k)/s⌋ + 1."""
-    return check("conv_output_size", fn, [
-        ((5, 3, 0, 1), 3), ((4, 2, 1, 2), 3), ((28, 5, 0, 1), 24), ((9, 4, 0, 3), 2), ((32, 3, 1, 1), 32),
-    ], hint="(n + 2*p - k) // s + 1 — integer division drops a last partial window")
-
+    return check(
+        "conv_output_size",
+        fn,
+        [
+            ((5, 3, 0, 1), 3),
+            ((4, 2, 1, 2), 3),
+            ((28, 5, 0, 1), 24),
+            ((9, 4, 0, 3), 2),
+            ((32, 3, 1, 1), 32),
+        ],
+        hint="(n + 2*p - k) // s + 1 — integer division drops a last partial window",
+    )
 
 
 # --- 05: a CNN on CIFAR-10 ----------------------------------------------------------------------
+
 
 def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, int, int]]) -> bool:
     """Exercise 05.1: ``fn(c_in, c_out, k, padding, size)`` → ``(channels, side, n_params)``.
@@ -192,14 +244,19 @@ def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, i
     (N, channels, side, side), and ``n_params`` counts the block's weights and biases. The expected
     answers were worked out by hand and agree with PyTorch's shapes and parameter counts.
     """
-    return check("conv_block_output", fn, [
-        ((3, 16, 3, 1, 32), np.array([16, 16, 448])),    # the lecture CNN's first block, width 16
-        ((16, 32, 3, 1, 16), np.array([32, 8, 4_640])),  # its second block
-        ((1, 6, 5, 0, 28), np.array([6, 12, 156])),      # LeNet's first block on a 28×28 digit
-        ((3, 8, 5, 0, 32), np.array([8, 14, 608])),
-        ((4, 4, 3, 0, 9), np.array([4, 3, 148])),        # 9 → 7 → 3: the pool drops a last odd row
-    ], hint="the convolution keeps size + 2·padding − k + 1 pixels, the pool halves that (rounding "
-            "down); each of the c_out kernels has c_in·k·k weights and one bias")
+    return check(
+        "conv_block_output",
+        fn,
+        [
+            ((3, 16, 3, 1, 32), np.array([16, 16, 448])),  # the lecture CNN's first block, width 16
+            ((16, 32, 3, 1, 16), np.array([32, 8, 4_640])),  # its second block
+            ((1, 6, 5, 0, 28), np.array([6, 12, 156])),  # LeNet's first block on a 28×28 digit
+            ((3, 8, 5, 0, 32), np.array([8, 14, 608])),
+            ((4, 4, 3, 0, 9), np.array([4, 3, 148])),  # 9 → 7 → 3: the pool drops a last odd row
+        ],
+        hint="the convolution keeps size + 2·padding − k + 1 pixels, the pool halves that (rounding "
+        "down); each of the c_out kernels has c_in·k·k weights and one bias",
+    )
 
 
 def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -> bool:
@@ -211,17 +268,22 @@ def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -
     """
     row = np.full(10, 0.02)
     row[3] = 0.82
-    return check("label_smoothing_targets", fn, [
-        ((np.array([0, 2]), 3, 0.3), np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])),
-        ((np.array([3]), 10, 0.2), row[None, :]),
-        ((np.array([1, 0, 1]), 2, 0.0), np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])),
-        ((np.array([1, 1]), 4, 1.0), np.full((2, 4), 0.25)),
-    ], hint="start from the one-hot rows np.eye(K)[labels], scale them by 1 − ε, then add ε/K to "
-            "every entry (the true class too)")
-
+    return check(
+        "label_smoothing_targets",
+        fn,
+        [
+            ((np.array([0, 2]), 3, 0.3), np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])),
+            ((np.array([3]), 10, 0.2), row[None, :]),
+            ((np.array([1, 0, 1]), 2, 0.0), np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])),
+            ((np.array([1, 1]), 4, 1.0), np.full((2, 4), 0.25)),
+        ],
+        hint="start from the one-hot rows np.eye(K)[labels], scale them by 1 − ε, then add ε/K to "
+        "every entry (the true class too)",
+    )
 
 
 # --- 06: RNNs for sentiment ---------------------------------------------------------------------
+
 
 def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
     """Exercise 06.1: ``fn(outputs, lengths)`` → the mean over each sequence's real steps, (N, H).
@@ -242,16 +304,25 @@ def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
 
     g = torch.Generator().manual_seed(0)
     cases = [
-        (torch.tensor([[[1.0], [3.0], [7.0], [9.0]]]), torch.tensor([2])),  # the mean of 1 and 3; 7, 9: padding
+        (
+            torch.tensor([[[1.0], [3.0], [7.0], [9.0]]]),
+            torch.tensor([2]),
+        ),  # the mean of 1 and 3; 7, 9: padding
         (torch.randn(3, 5, 4, generator=g), torch.tensor([2, 5, 1])),
         (torch.randn(2, 4, 3, generator=g) + 5.0, torch.tensor([4, 4])),  # no padding at all
         (torch.randn(4, 7, 2, generator=g), torch.tensor([7, 3, 1, 6])),
     ]
-    return check("masked_mean", pooled, [
-        ((out, n), np.stack([o[:k].numpy().astype(np.float64).mean(0) for o, k in zip(out, n.tolist())]))
-        for out, n in cases
-    ], atol=1e-5, hint="mask = torch.arange(L)[None, :] < lengths[:, None] is True at the real steps, "
-                       "shape (N, L); sum outputs * mask[..., None] over the steps and divide by lengths")
+    return check(
+        "masked_mean",
+        pooled,
+        [
+            ((out, n), np.stack([o[:k].numpy().astype(np.float64).mean(0) for o, k in zip(out, n.tolist())]))
+            for out, n in cases
+        ],
+        atol=1e-5,
+        hint="mask = torch.arange(L)[None, :] < lengths[:, None] is True at the real steps, "
+        "shape (N, L); sum outputs * mask[..., None] over the steps and divide by lengths",
+    )
 
 
 def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
@@ -264,17 +335,28 @@ def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
     from torch import nn
 
     layers = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-    cases = [("rnn", 50, 64), ("lstm", 50, 64), ("gru", 50, 64), ("lstm", 1, 1), ("gru", 300, 128),
-             ("rnn", 2, 8)]
-    return check("rnn_params", fn, [
-        ((cell, n_in, h), sum(p.numel() for p in layers[cell](n_in, h).parameters()))
-        for cell, n_in, h in cases
-    ], hint="a SimpleRNN has W (n_in × h), U (h × h) and PyTorch's two biases (h each); an LSTM has "
-            "four such sets (its gates and candidate), a GRU three")
-
+    cases = [
+        ("rnn", 50, 64),
+        ("lstm", 50, 64),
+        ("gru", 50, 64),
+        ("lstm", 1, 1),
+        ("gru", 300, 128),
+        ("rnn", 2, 8),
+    ]
+    return check(
+        "rnn_params",
+        fn,
+        [
+            ((cell, n_in, h), sum(p.numel() for p in layers[cell](n_in, h).parameters()))
+            for cell, n_in, h in cases
+        ],
+        hint="a SimpleRNN has W (n_in × h), U (h × h) and PyTorch's two biases (h each); an LSTM has "
+        "four such sets (its gates and candidate), a GRU three",
+    )
 
 
 # --- 07: transfer learning ----------------------------------------------------------------------
+
 
 def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
     """Exercise 07.1: ``fn(model, name)`` freezes a model except its child ``model.<name>``.
@@ -288,9 +370,13 @@ def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
     from torch import nn
 
     def mini_net():  # the shape of a torchvision classifier: .features, then .classifier
-        return nn.Sequential(OrderedDict(
-            features=nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU()),
-            pool=nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), classifier=nn.Linear(8, 3)))
+        return nn.Sequential(
+            OrderedDict(
+                features=nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU()),
+                pool=nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+                classifier=nn.Linear(8, 3),
+            )
+        )
 
     def all_frozen():
         model = mini_net()
@@ -303,17 +389,24 @@ def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
         kept = {id(p) for p in getattr(model, name).parameters()}
         wrong = [n for n, p in model.named_parameters() if p.requires_grad != (id(p) in kept)]
         if wrong:
-            raise ValueError(f"requires_grad is wrong for {', '.join(wrong[:3])}: only model.{name}'s "
-                             "parameters should train")
+            raise ValueError(
+                f"requires_grad is wrong for {', '.join(wrong[:3])}: only model.{name}'s "
+                "parameters should train"
+            )
         return got
 
-    return check("freeze_all_but", frozen, [
-        ((lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), "2"), 18),  # 8·2 + 2
-        ((mini_net, "classifier"), 27),  # 8·3 + 3
-        ((mini_net, "features"), 240),   # conv 3·8·3·3 + 8, batch norm 8 + 8
-        ((all_frozen, "classifier"), 27),  # the kept part must train even if it was frozen
-    ], hint="set p.requires_grad = False for every p in model.parameters(), then True for those of "
-            "getattr(model, name); return the sum of p.numel() over the parameters that require grad")
+    return check(
+        "freeze_all_but",
+        frozen,
+        [
+            ((lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), "2"), 18),  # 8·2 + 2
+            ((mini_net, "classifier"), 27),  # 8·3 + 3
+            ((mini_net, "features"), 240),  # conv 3·8·3·3 + 8, batch norm 8 + 8
+            ((all_frozen, "classifier"), 27),  # the kept part must train even if it was frozen
+        ],
+        hint="set p.requires_grad = False for every p in model.parameters(), then True for those of "
+        "getattr(model, name); return the sum of p.numel() over the parameters that require grad",
+    )
 
 
 def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
@@ -322,15 +415,22 @@ def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
     ``labels`` is an integer array (N,) of class indices; the answer is (count of the most common
     class) / N, a float.
     """
-    return check("majority_rate", fn, [
-        ((np.array([0, 1, 1]),), 2 / 3), ((np.array([0, 0, 0, 1]),), 0.75),
-        ((np.array([2, 2, 1, 0, 2]),), 0.6), ((np.array([3, 3, 5]),), 2 / 3),
-        ((np.array([1] * 50 + [0] * 50),), 0.5),
-    ], hint="np.bincount(labels) counts each class; take the largest count and divide by len(labels)")
-
+    return check(
+        "majority_rate",
+        fn,
+        [
+            ((np.array([0, 1, 1]),), 2 / 3),
+            ((np.array([0, 0, 0, 1]),), 0.75),
+            ((np.array([2, 2, 1, 0, 2]),), 0.6),
+            ((np.array([3, 3, 5]),), 2 / 3),
+            ((np.array([1] * 50 + [0] * 50),), 0.5),
+        ],
+        hint="np.bincount(labels) counts each class; take the largest count and divide by len(labels)",
+    )
 
 
 # --- 08: adversarial examples -------------------------------------------------------------------
+
 
 def check_fgsm_step(fn: Callable[[Any, Any, float], Any]) -> bool:
     """Exercise 08.1: one FGSM step, ``fn(x, grad, eps)`` → x_adv, a tensor of the shape of ``x``.
@@ -352,12 +452,17 @@ def check_fgsm_step(fn: Callable[[Any, Any, float], Any]) -> bool:
     def want(x, g, eps):  # rounded through float32 like the inputs
         return np.clip(x.astype(np.float32) + eps * np.sign(g), 0, 1)
 
-    return check("fgsm_step", lambda x, g, eps: _in_float64(fn(x, g, eps)), [
-        ((t(x1), t(g1), 0.1), want(x1, g1, 0.1)),
-        ((t(x1), t(g1), 0.0), x1),
-        ((t(x2), t(g2), 0.2), want(x2, g2, 0.2)),
-    ], hint="x + eps * grad.sign(), then .clamp(0, 1): every pixel moves by exactly ±eps (the size of "
-            "the gradient does not matter), and pixels must stay valid")
+    return check(
+        "fgsm_step",
+        lambda x, g, eps: _in_float64(fn(x, g, eps)),
+        [
+            ((t(x1), t(g1), 0.1), want(x1, g1, 0.1)),
+            ((t(x1), t(g1), 0.0), x1),
+            ((t(x2), t(g2), 0.2), want(x2, g2, 0.2)),
+        ],
+        hint="x + eps * grad.sign(), then .clamp(0, 1): every pixel moves by exactly ±eps (the size of "
+        "the gradient does not matter), and pixels must stay valid",
+    )
 
 
 def check_project_linf(fn: Callable[[Any, Any, float], Any]) -> bool:
@@ -382,22 +487,31 @@ def check_project_linf(fn: Callable[[Any, Any, float], Any]) -> bool:
         a, x = a.astype(np.float32).astype(float), x.astype(np.float32).astype(float)
         return np.clip(np.clip(a, x - eps, x + eps), 0, 1)
 
-    return check("project_linf", lambda a, x, eps: _in_float64(fn(a, x, eps)), [
-        ((t(a1), t(x1), 0.1), want(a1, x1, 0.1)),
-        ((t(a1), t(x1), 0.0), want(x1, x1, 0.0)),  # ε = 0: back to the original
-        ((t(a2), t(x2), 0.2), want(a2, x2, 0.2)),
-    ], hint="torch.min(torch.max(x_adv, x - eps), x + eps) keeps each pixel within ±eps of the "
-            "original; then .clamp(0, 1), because near 0 and 1 the ball reaches outside the valid pixels")
-
+    return check(
+        "project_linf",
+        lambda a, x, eps: _in_float64(fn(a, x, eps)),
+        [
+            ((t(a1), t(x1), 0.1), want(a1, x1, 0.1)),
+            ((t(a1), t(x1), 0.0), want(x1, x1, 0.0)),  # ε = 0: back to the original
+            ((t(a2), t(x2), 0.2), want(a2, x2, 0.2)),
+        ],
+        hint="torch.min(torch.max(x_adv, x - eps), x + eps) keeps each pixel within ±eps of the "
+        "original; then .clamp(0, 1), because near 0 and 1 the ball reaches outside the valid pixels",
+    )
 
 
 # --- 09: MC dropout and uncertainty -------------------------------------------------------------
 
+
 def _mc_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(probs (T, N, K), predictive entropy (N,), mutual information (N,)) with known answers."""
     ln2, ln10 = np.log(2.0), np.log(10.0)
-    agree_or_not = np.array([[[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]],    # pass t = 1
-                             [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]])   # pass t = 2
+    agree_or_not = np.array(
+        [
+            [[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]],  # pass t = 1
+            [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]],
+        ]
+    )  # pass t = 2
     # image 1: both passes sure of class 0; image 2: both say 50/50; image 3: each pass sure, they disagree
     uniform = np.full((5, 1, 10), 0.1)  # every pass says "no idea": all of it is noise, none disagreement
     rng = np.random.default_rng(9)
@@ -408,9 +522,11 @@ def _mc_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     def h(p):  # entropy over the last axis, 0 · log 0 = 0
         return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), -1)
 
-    return [(agree_or_not, np.array([0.0, ln2, ln2]), np.array([0.0, 0.0, ln2])),
-            (uniform, np.array([ln10]), np.array([0.0])),
-            (soft, h(soft.mean(0)), h(soft.mean(0)) - h(soft).mean(0))]
+    return [
+        (agree_or_not, np.array([0.0, ln2, ln2]), np.array([0.0, 0.0, ln2])),
+        (uniform, np.array([ln10]), np.array([0.0])),
+        (soft, h(soft.mean(0)), h(soft.mean(0)) - h(soft).mean(0)),
+    ]
 
 
 def check_predictive_entropy(fn: Callable[[Any], Any]) -> bool:
@@ -420,11 +536,15 @@ def check_predictive_entropy(fn: Callable[[Any], Any]) -> bool:
     """
     import torch
 
-    return check("predictive_entropy", lambda p: _in_float64(fn(p)), [
-        ((torch.tensor(p, dtype=torch.float32),), h) for p, h, _ in _mc_cases()
-    ], atol=1e-5, hint="average the T passes first (probs.mean(0)), then −(p * log p).sum(-1) over the "
-                       "classes, with the natural log; where p = 0, log p is −inf and 0 · −inf is NaN: "
-                       "use torch.log(p.clamp_min(1e-12))")
+    return check(
+        "predictive_entropy",
+        lambda p: _in_float64(fn(p)),
+        [((torch.tensor(p, dtype=torch.float32),), h) for p, h, _ in _mc_cases()],
+        atol=1e-5,
+        hint="average the T passes first (probs.mean(0)), then −(p * log p).sum(-1) over the "
+        "classes, with the natural log; where p = 0, log p is −inf and 0 · −inf is NaN: "
+        "use torch.log(p.clamp_min(1e-12))",
+    )
 
 
 def check_mutual_information(fn: Callable[[Any], Any]) -> bool:
@@ -434,11 +554,15 @@ def check_mutual_information(fn: Callable[[Any], Any]) -> bool:
     """
     import torch
 
-    return check("mutual_information", lambda p: _in_float64(fn(p)), [
-        ((torch.tensor(p, dtype=torch.float32),), mi) for p, _, mi in _mc_cases()
-    ], atol=1e-5, hint="the entropy of the mean (probs.mean(0)) minus the mean of the T entropies "
-                       "(entropy of each pass over dim −1, then .mean(0)); not the other way round, "
-                       "and 0 · log 0 = 0 (clamp p before the log)")
+    return check(
+        "mutual_information",
+        lambda p: _in_float64(fn(p)),
+        [((torch.tensor(p, dtype=torch.float32),), mi) for p, _, mi in _mc_cases()],
+        atol=1e-5,
+        hint="the entropy of the mean (probs.mean(0)) minus the mean of the T entropies "
+        "(entropy of each pass over dim −1, then .mean(0)); not the other way round, "
+        "and 0 · log 0 = 0 (clamp p before the log)",
+    )
 
 
 def check_calibration_error(fn: Callable[[np.ndarray, np.ndarray, int], float]) -> bool:
@@ -448,24 +572,31 @@ def check_calibration_error(fn: Callable[[np.ndarray, np.ndarray, int], float]) 
     are (m/M, (m+1)/M], so a confidence of 1.0 is in the last one. ECE = Σ over non-empty bins of
     (n_bin / N) · |accuracy in the bin − mean confidence in the bin|.
     """
+
     def case(conf, correct, n_bins):
         return np.array(conf), np.array(correct, dtype=bool), n_bins
 
-    return check("calibration_error", lambda c, y, m: _in_float64(fn(c, y, m)), [
-        (case([0.95, 0.95, 0.95, 0.95], [1, 1, 1, 0], 10), 0.2),   # one bin: 95% sure, 75% right
-        (case([0.75, 0.75, 0.75, 0.75], [1, 1, 1, 0], 10), 0.0),   # 75% sure, 75% right: calibrated
-        (case([0.85, 0.85, 0.85, 0.25], [1, 1, 1, 0], 10), 0.175),  # 3/4 · 0.15 + 1/4 · 0.25
-        (case([0.95, 0.95, 0.35, 0.35], [0, 1, 1, 1], 10), 0.55),  # over- and under-confident bins
-        (case([1.0, 0.95, 0.65], [0, 1, 1], 10), 1.3 / 3),        # 1.0 shares the last bin with 0.95
-        (case([0.95, 0.65, 0.45, 0.15], [1, 0, 1, 0], 2), 0.25),   # two bins: (0, 0.5] and (0.5, 1]
-    ], atol=1e-6, hint="for each bin (lo, hi]: in_bin = (confidence > lo) & (confidence <= hi); if it is "
-                       "not empty add in_bin.mean() * |correct[in_bin].mean() − confidence[in_bin].mean()|. "
-                       "A confidence of 1.0 belongs to the last bin, and an over-confident bin must not "
-                       "cancel an under-confident one")
-
+    return check(
+        "calibration_error",
+        lambda c, y, m: _in_float64(fn(c, y, m)),
+        [
+            (case([0.95, 0.95, 0.95, 0.95], [1, 1, 1, 0], 10), 0.2),  # one bin: 95% sure, 75% right
+            (case([0.75, 0.75, 0.75, 0.75], [1, 1, 1, 0], 10), 0.0),  # 75% sure, 75% right: calibrated
+            (case([0.85, 0.85, 0.85, 0.25], [1, 1, 1, 0], 10), 0.175),  # 3/4 · 0.15 + 1/4 · 0.25
+            (case([0.95, 0.95, 0.35, 0.35], [0, 1, 1, 1], 10), 0.55),  # over- and under-confident bins
+            (case([1.0, 0.95, 0.65], [0, 1, 1], 10), 1.3 / 3),  # 1.0 shares the last bin with 0.95
+            (case([0.95, 0.65, 0.45, 0.15], [1, 0, 1, 0], 2), 0.25),  # two bins: (0, 0.5] and (0.5, 1]
+        ],
+        atol=1e-6,
+        hint="for each bin (lo, hi]: in_bin = (confidence > lo) & (confidence <= hi); if it is "
+        "not empty add in_bin.mean() * |correct[in_bin].mean() − confidence[in_bin].mean()|. "
+        "A confidence of 1.0 belongs to the last bin, and an over-confident bin must not "
+        "cancel an under-confident one",
+    )
 
 
 # --- 10: XOR and universal approximation --------------------------------------------------------
+
 
 def check_xor_relu_weights(fn: Callable[[], tuple[Any, Any, Any, Any]]) -> bool:
     """Exercise 10.1: weights ``(W1, b1, W2, b2)`` of a ReLU net that outputs XOR exactly.
@@ -489,21 +620,34 @@ def check_xor_relu_weights(fn: Callable[[], tuple[Any, Any, Any, Any]]) -> bool:
         w1, b1, w2, b2 = (p.astype(float) for p in parts)
         return np.maximum(x @ w1.T + b1, 0.0) @ w2 + b2
 
-    return check("xor_relu_weights", outputs, [((), np.array([0.0, 1.0, 1.0, 0.0]))],
-                 hint="try two hidden units that both compute x₁ + x₂, with biases 0 and −1: what "
-                      "are they on the four inputs? The output is a weighted sum of them")
+    return check(
+        "xor_relu_weights",
+        outputs,
+        [((), np.array([0.0, 1.0, 1.0, 0.0]))],
+        hint="try two hidden units that both compute x₁ + x₂, with biases 0 and −1: what "
+        "are they on the four inputs? The output is a weighted sum of them",
+    )
 
 
 def check_one_hidden_layer_params(fn: Callable[[int, int, int], int]) -> bool:
     """Exercise 10.2: parameters of Linear(n_in, h) → activation → Linear(h, n_out), biases included."""
-    return check("one_hidden_layer_params", fn, [
-        ((2, 4, 1), 17), ((1, 32, 1), 97), ((1, 512, 1), 1_537), ((2, 2, 1), 9), ((784, 512, 10), 407_050),
-        ((3, 1, 2), 8),
-    ], hint="n_in·h weights + h biases into the hidden layer, h·n_out weights + n_out biases out of it")
-
+    return check(
+        "one_hidden_layer_params",
+        fn,
+        [
+            ((2, 4, 1), 17),
+            ((1, 32, 1), 97),
+            ((1, 512, 1), 1_537),
+            ((2, 2, 1), 9),
+            ((784, 512, 10), 407_050),
+            ((3, 1, 2), 8),
+        ],
+        hint="n_in·h weights + h biases into the hidden layer, h·n_out weights + n_out biases out of it",
+    )
 
 
 # --- 11: rethinking generalisation --------------------------------------------------------------
+
 
 def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
     """Exercise 11.1: ``fn(labels, frac, num_classes, seed)`` → new labels (N,), a changed copy.
@@ -536,14 +680,19 @@ def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
 
     zeros = torch.zeros(1_000, dtype=torch.int64)
     cycle = torch.arange(1_000) % 10
-    return check("randomise_labels", changed, [
-        ((zeros, 0.5, 10, 0), np.array([500, 9])),  # 500 changed; their new labels cover classes 1..9
-        ((cycle, 1.0, 10, 1), np.array([1_000, 10])),
-        ((cycle, 0.2, 10, 2), np.array([200, 10])),
-        ((zeros, 0.0, 10, 3), np.array([0, 0])),
-        ((zeros[:8], 0.5, 2, 4), np.array([4, 1])),  # two classes: a changed 0 can only become 1
-    ], hint="k = round(frac * N); idx = torch.randperm(N)[:k]; add a random shift in 1..K−1 to those "
-            "labels, modulo K, in a clone")
+    return check(
+        "randomise_labels",
+        changed,
+        [
+            ((zeros, 0.5, 10, 0), np.array([500, 9])),  # 500 changed; their new labels cover classes 1..9
+            ((cycle, 1.0, 10, 1), np.array([1_000, 10])),
+            ((cycle, 0.2, 10, 2), np.array([200, 10])),
+            ((zeros, 0.0, 10, 3), np.array([0, 0])),
+            ((zeros[:8], 0.5, 2, 4), np.array([4, 1])),  # two classes: a changed 0 can only become 1
+        ],
+        hint="k = round(frac * N); idx = torch.randperm(N)[:k]; add a random shift in 1..K−1 to those "
+        "labels, modulo K, in a clone",
+    )
 
 
 def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
@@ -553,14 +702,22 @@ def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
     label of class c with probability n_c / N: the answer is Σ_c (n_c / N)².
     """
     mnist_like = np.array([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])  # sums to 10,000
-    return check("shuffle_agreement", fn, [
-        ((np.full(10, 100),), 0.1), ((np.array([1, 1]),), 0.5), ((np.array([3, 1]),), 0.625),
-        ((np.array([5, 0, 0]),), 1.0), ((mnist_like,), np.sum((mnist_like / 10_000) ** 2)),
-    ], hint="turn the counts into class frequencies p = counts / counts.sum(), then sum p²")
-
+    return check(
+        "shuffle_agreement",
+        fn,
+        [
+            ((np.full(10, 100),), 0.1),
+            ((np.array([1, 1]),), 0.5),
+            ((np.array([3, 1]),), 0.625),
+            ((np.array([5, 0, 0]),), 1.0),
+            ((mnist_like,), np.sum((mnist_like / 10_000) ** 2)),
+        ],
+        hint="turn the counts into class frequencies p = counts / counts.sum(), then sum p²",
+    )
 
 
 # --- 12: a tiny GAN -----------------------------------------------------------------------------
+
 
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + eˣ), computed without overflow."""
@@ -578,14 +735,24 @@ def check_discriminator_loss(fn: Callable[[Any, Any], Any]) -> bool:
     def t(values):
         return torch.tensor(values, dtype=torch.float32)[:, None]
 
-    cases = [([2.0, 0.5, -1.0], [-3.0, 0.0]), ([0.0], [0.0]), ([5.0, 4.0], [-6.0, -5.0, -4.0]),
-             ([1.0, -2.0], [30.0, 1.0])]  # last: D is fooled, and confidently so, by one fake
-    return check("discriminator_loss", lambda r, f: _in_float64(fn(r, f)), [
-        ((t(r), t(f)), np.mean(_softplus(-np.array(r))) + np.mean(_softplus(np.array(f))))
-        for r, f in cases
-    ], atol=1e-4, hint="F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + the same "
-                       "for d_fake against zeros; log(1 − sigmoid(30)) is log 0 in float32, the logits "
-                       "version is not")
+    cases = [
+        ([2.0, 0.5, -1.0], [-3.0, 0.0]),
+        ([0.0], [0.0]),
+        ([5.0, 4.0], [-6.0, -5.0, -4.0]),
+        ([1.0, -2.0], [30.0, 1.0]),
+    ]  # last: D is fooled, and confidently so, by one fake
+    return check(
+        "discriminator_loss",
+        lambda r, f: _in_float64(fn(r, f)),
+        [
+            ((t(r), t(f)), np.mean(_softplus(-np.array(r))) + np.mean(_softplus(np.array(f))))
+            for r, f in cases
+        ],
+        atol=1e-4,
+        hint="F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + the same "
+        "for d_fake against zeros; log(1 − sigmoid(30)) is log 0 in float32, the logits "
+        "version is not",
+    )
 
 
 def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
@@ -596,9 +763,12 @@ def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
     import torch
 
     cases = [[0.0], [-2.0, 1.0, 3.0], [-20.0, -10.0], [4.0, -0.5]]
-    return check("generator_loss", lambda d: _in_float64(fn(d)), [
-        ((torch.tensor(c, dtype=torch.float32)[:, None],), np.mean(_softplus(-np.array(c))))
-        for c in cases
-    ], atol=1e-4, hint="F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake)); "
-                       "not log(1 − D), the saturating loss, which has the opposite sign and little "
-                       "gradient where D rejects the fakes")
+    return check(
+        "generator_loss",
+        lambda d: _in_float64(fn(d)),
+        [((torch.tensor(c, dtype=torch.float32)[:, None],), np.mean(_softplus(-np.array(c)))) for c in cases],
+        atol=1e-4,
+        hint="F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake)); "
+        "not log(1 − D), the saturating loss, which has the opposite sign and little "
+        "gradient where D rejects the fakes",
+    )

@@ -22,7 +22,7 @@ def auroc(scores_negative, scores_positive) -> float:
     _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
     avg = first + (counts - 1) / 2 + 1
     ranks[order] = np.repeat(avg, counts)
-    u = ranks[len(neg):].sum() - len(pos) * (len(pos) + 1) / 2
+    u = ranks[len(neg) :].sum() - len(pos) * (len(pos) + 1) / 2
     return float(u / (len(pos) * len(neg)))
 
 
@@ -51,4 +51,6 @@ def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
     """ECE: the count-weighted mean |accuracy − confidence| over confidence bins (0 = calibrated)."""
     r = reliability(probs, labels, n_bins)
     used = r["count"] > 0
-    return float(np.sum(r["count"][used] * np.abs(r["accuracy"][used] - r["confidence"][used])) / r["count"].sum())
+    return float(
+        np.sum(r["count"][used] * np.abs(r["accuracy"][used] - r["confidence"][used])) / r["count"].sum()
+    )

@@ -31,8 +31,8 @@ import torchvision
 from torch import nn
 
 from . import data
-from .models import IMAGENET_MEAN, IMAGENET_STD
 from .download import CorruptDataError, atomic_path, cache_dir, download, file_hash, mirror_dir
+from .models import IMAGENET_MEAN, IMAGENET_STD
 
 WEIGHTS = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
 #: The 1,000 ImageNet class names in the standard order (309 = "bee", 310 = "ant").
@@ -56,8 +56,10 @@ class Conv2dTFSame(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads = []
-        for size, k, s in ((x.shape[3], self.kernel_size[1], self.stride[1]),
-                           (x.shape[2], self.kernel_size[0], self.stride[0])):
+        for size, k, s in (
+            (x.shape[3], self.kernel_size[1], self.stride[1]),
+            (x.shape[2], self.kernel_size[0], self.stride[0]),
+        ):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
         return super().forward(F.pad(x, pads))
@@ -67,8 +69,9 @@ def crop_resize(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] → the central 87.5%, bilinear-resized to (N, 3, size, size)."""
     if not torch.is_tensor(images) or images.ndim != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if hasattr(images, "shape") else type(images).__name__
-        raise ValueError(f"expected RGB images as a tensor (N, 3, H, W) in [0, 1], got {shape}; "
-                         "see helpers.data.to_tensor")
+        raise ValueError(
+            f"expected RGB images as a tensor (N, 3, H, W) in [0, 1], got {shape}; see helpers.data.to_tensor"
+        )
     h, w = images.shape[2:]
     ch, cw = round(h * 0.875), round(w * 0.875)
     top, left = (h - ch) // 2, (w - cw) // 2
@@ -114,8 +117,9 @@ def convert_8bit(arrays: dict[str, np.ndarray]) -> torchvision.models.MobileNetV
 
     def dequantised(k: int) -> tuple[torch.Tensor, torch.Tensor]:
         p = f"conv{k:02d}."
-        w = (arrays[p + "weight_q"].astype(np.float32) - arrays[p + "weight_zero_point"][0]) \
-            * arrays[p + "weight_scale"][0]
+        w = (arrays[p + "weight_q"].astype(np.float32) - arrays[p + "weight_zero_point"][0]) * arrays[
+            p + "weight_scale"
+        ][0]
         b = arrays[p + "bias_q"].astype(np.float32) * arrays[p + "bias_scale"][0]
         return torch.from_numpy(w), torch.from_numpy(b)
 
@@ -123,9 +127,11 @@ def convert_8bit(arrays: dict[str, np.ndarray]) -> torchvision.models.MobileNetV
         for k, (_, _, conv, bn) in enumerate(pairs):
             weight, bias = dequantised(k)
             if weight.shape != conv.weight.shape or int(arrays["conv_stride"][k]) != conv.stride[0]:
-                raise CorruptDataError(f"convolution {k}: file has {tuple(weight.shape)} stride "
-                                       f"{arrays['conv_stride'][k]}, MobileNetV2 wants {tuple(conv.weight.shape)} "
-                                       f"stride {conv.stride[0]}")
+                raise CorruptDataError(
+                    f"convolution {k}: file has {tuple(weight.shape)} stride "
+                    f"{arrays['conv_stride'][k]}, MobileNetV2 wants {tuple(conv.weight.shape)} "
+                    f"stride {conv.stride[0]}"
+                )
             conv.weight.copy_(weight)
             # batch norm folded into the convolution: make BN the identity plus the folded bias
             bn.weight.fill_(1.0)
@@ -153,8 +159,9 @@ def _from_mirror(npz: Path) -> torchvision.models.MobileNetV2:
         with np.load(npz, allow_pickle=False) as z:
             model = convert_8bit({k: z[k] for k in z.files})
     except (KeyError, ValueError, OSError) as exc:
-        raise CorruptDataError(f"{npz} is not a valid MobileNetV2 weight file ({exc}); re-copy it "
-                               "into your mirror folder.") from exc
+        raise CorruptDataError(
+            f"{npz} is not a valid MobileNetV2 weight file ({exc}); re-copy it into your mirror folder."
+        ) from exc
     with atomic_path(cached) as tmp:
         torch.save(model.state_dict(), tmp)
     return model
@@ -165,8 +172,19 @@ def convert_skeleton() -> torchvision.models.MobileNetV2:
     model = torchvision.models.mobilenet_v2(weights=None)
     for parent, name, conv, _ in _conv_bn_pairs(model):
         if conv.stride[0] == 2:
-            setattr(parent, name, Conv2dTFSame(conv.in_channels, conv.out_channels, conv.kernel_size,
-                                               conv.stride, padding=0, groups=conv.groups, bias=False))
+            setattr(
+                parent,
+                name,
+                Conv2dTFSame(
+                    conv.in_channels,
+                    conv.out_channels,
+                    conv.kernel_size,
+                    conv.stride,
+                    padding=0,
+                    groups=conv.groups,
+                    bias=False,
+                ),
+            )
     return model
 
 
@@ -176,11 +194,16 @@ def torchvision_weights_path(mirror: bool = True) -> Path:
     name = TORCHVISION_URL.rsplit("/", 1)[1]  # mobilenet_v2-b0353104.pth: b0353104 starts its SHA-256
 
     def build(dest: Path) -> None:
-        download(TORCHVISION_URL, dest, sha256=name.split("-")[1].split(".")[0],
-                 what="MobileNetV2 ImageNet weights")
+        download(
+            TORCHVISION_URL,
+            dest,
+            sha256=name.split("-")[1].split(".")[0],
+            what="MobileNetV2 ImageNet weights",
+        )
 
-    return data.resolve(f"weights/{name}", build, "MobileNetV2 ImageNet weights", TORCHVISION_URL,
-                        mirror=mirror)
+    return data.resolve(
+        f"weights/{name}", build, "MobileNetV2 ImageNet weights", TORCHVISION_URL, mirror=mirror
+    )
 
 
 def load_mobilenet_v2(source: str = "auto") -> Pretrained:
@@ -202,13 +225,15 @@ def load_mobilenet_v2(source: str = "auto") -> Pretrained:
     in_mirror = mirror is not None and (mirror / "weights" / data.WEIGHTS["mobilenet_v2_quant"][0]).exists()
     if source == "8bit" or (source == "auto" and in_mirror):
         model = _from_mirror(data.weights_path("mobilenet_v2_quant"))
-        return Pretrained(model, preprocess_8bit, CATEGORIES,
-                          "8-bit ImageNet weights from your mirror folder, converted")
+        return Pretrained(
+            model, preprocess_8bit, CATEGORIES, "8-bit ImageNet weights from your mirror folder, converted"
+        )
     model = torchvision.models.mobilenet_v2(weights=None)
     path = torchvision_weights_path()
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as exc:
         raise CorruptDataError(f"{path} cannot be loaded ({exc}); delete it and run again.") from exc
-    return Pretrained(model.eval(), preprocess_imagenet, CATEGORIES,
-                      "torchvision MobileNet_V2_Weights.IMAGENET1K_V1")
+    return Pretrained(
+        model.eval(), preprocess_imagenet, CATEGORIES, "torchvision MobileNet_V2_Weights.IMAGENET1K_V1"
+    )

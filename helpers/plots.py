@@ -28,8 +28,12 @@ def _numpy_images(images) -> np.ndarray:
     return images
 
 
-def plot_history(histories: History | Mapping[str, History], metrics: Sequence[str] = ("loss", "acc"),
-                 title: str = "", axes=None):
+def plot_history(
+    histories: History | Mapping[str, History],
+    metrics: Sequence[str] = ("loss", "acc"),
+    title: str = "",
+    axes=None,
+):
     """Training (dashed) and validation or test (solid) curves per epoch, one panel per metric.
 
     Args:
@@ -49,11 +53,21 @@ def plot_history(histories: History | Mapping[str, History], metrics: Sequence[s
     for (label, h), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 9):
         for ax, metric in zip(axes, metrics):
             second = eval_set_name(h)
-            for split, style, name in (("train", "--", "train"), (second, "-", _SET_NAMES.get(second, second))):
+            for split, style, name in (
+                ("train", "--", "train"),
+                (second, "-", _SET_NAMES.get(second, second)),
+            ):
                 values = np.asarray(h[f"{split}_{metric}"], dtype=float)
                 if not np.all(np.isnan(values)):
-                    ax.plot(h["epoch"], values, style, color=color, marker="o", markersize=3,
-                            label=f"{label} {name}".strip())
+                    ax.plot(
+                        h["epoch"],
+                        values,
+                        style,
+                        color=color,
+                        marker="o",
+                        markersize=3,
+                        label=f"{label} {name}".strip(),
+                    )
     for ax, metric in zip(axes, metrics):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
@@ -66,8 +80,16 @@ def plot_history(histories: History | Mapping[str, History], metrics: Sequence[s
     return fig
 
 
-def show_images(images, labels=None, preds=None, class_names: Sequence[str] | None = None,
-                ncols: int = 8, size: float = 1.4, cmap: str = "gray", title: str = ""):
+def show_images(
+    images,
+    labels=None,
+    preds=None,
+    class_names: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.4,
+    cmap: str = "gray",
+    title: str = "",
+):
     """A grid of images with optional true labels and predictions (wrong ones in red).
 
     Args:
@@ -85,8 +107,7 @@ def show_images(images, labels=None, preds=None, class_names: Sequence[str] | No
         if k >= n:
             continue
         img = images[k]
-        ax.imshow(img, cmap=cmap if img.ndim == 2 else None,
-                  vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
+        ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=0, vmax=255 if img.dtype == np.uint8 else 1)
         text, color = "", "black"
         if labels is not None:
             text = name(labels[k])
@@ -126,8 +147,15 @@ def plot_confusion(y_true, y_pred, class_names: Sequence[str], normalize: bool =
     for i in range(len(class_names)):
         for j in range(len(class_names)):
             value = f"{shown[i, j]:.2f}" if normalize else str(cm[i, j])
-            ax.text(j, i, value, ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > 0.5 * shown.max() else "black")
+            ax.text(
+                j,
+                i,
+                value,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shown[i, j] > 0.5 * shown.max() else "black",
+            )
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
     ax.figure.tight_layout()
     return cm
@@ -138,5 +166,6 @@ def most_confused(cm: np.ndarray, class_names: Sequence[str], k: int = 5) -> lis
     off = cm.copy()
     np.fill_diagonal(off, 0)
     flat = np.argsort(off, axis=None)[::-1][:k]
-    return [(class_names[i], class_names[j], int(off[i, j]))
-            for i, j in zip(*np.unravel_index(flat, cm.shape))]
+    return [
+        (class_names[i], class_names[j], int(off[i, j])) for i, j in zip(*np.unravel_index(flat, cm.shape))
+    ]

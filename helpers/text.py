@@ -21,8 +21,7 @@ import numpy as np
 PAD, UNK = 0, 1
 #: Combining marks of the Basic Multilingual Plane (accents, Devanagari vowel signs, ...): not
 #: ``\w`` in Python's ``re``, yet part of a word.
-_MARKS = re.escape("".join(c for c in map(chr, range(0x10000))
-                           if unicodedata.category(c).startswith("M")))
+_MARKS = re.escape("".join(c for c in map(chr, range(0x10000)) if unicodedata.category(c).startswith("M")))
 # underscores become spaces first, so \w here is a letter or digit of any script
 _TOKEN = re.compile(rf"\w[\w{_MARKS}]*(?:'[^\W\d](?:[^\W\d]|[{_MARKS}])*)?|[!?.]")
 _BREAK = re.compile(r"<br\s*/?>", re.I)
@@ -32,8 +31,11 @@ def tokenize(text: str) -> list[str]:
     """Split one review (a str) into lower-case word and punctuation tokens (see the module
     docstring); raises ``TypeError`` for anything but a str."""
     if not isinstance(text, str):
-        how = "decode it first, e.g. text.decode('utf-8')" if isinstance(text, bytes) else \
-            "for many texts use [tokenize(t) for t in texts]"
+        how = (
+            "decode it first, e.g. text.decode('utf-8')"
+            if isinstance(text, bytes)
+            else "for many texts use [tokenize(t) for t in texts]"
+        )
         raise TypeError(f"tokenize wants one str, got {type(text).__name__}; {how}")
     text = unicodedata.normalize("NFC", _BREAK.sub(" ", text)).replace("_", " ")
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u02bc", "'")  # ’ ‘ ʼ
@@ -42,18 +44,24 @@ def tokenize(text: str) -> list[str]:
 
 def _check_token_lists(token_lists, fn: str) -> None:
     if isinstance(token_lists, (str, bytes)):
-        raise TypeError(f"{fn} wants a list of token lists, like [tokenize(t) for t in texts]; "
-                        f"got one {type(token_lists).__name__}")
+        raise TypeError(
+            f"{fn} wants a list of token lists, like [tokenize(t) for t in texts]; "
+            f"got one {type(token_lists).__name__}"
+        )
 
 
 def _check_tokens(tokens, position: int, fn: str) -> None:
     """One entry of ``token_lists`` must be a list (or tuple) of str tokens."""
     if not isinstance(tokens, (list, tuple)):
-        raise TypeError(f"{fn} wants a list of token lists, like [tokenize(t) for t in texts]; "
-                        f"got a {type(tokens).__name__} at position {position}")
+        raise TypeError(
+            f"{fn} wants a list of token lists, like [tokenize(t) for t in texts]; "
+            f"got a {type(tokens).__name__} at position {position}"
+        )
     if tokens and not isinstance(tokens[0], str):
-        raise TypeError(f"{fn} wants str tokens; the token list at position {position} holds "
-                        f"tokens of type {type(tokens[0]).__name__}")
+        raise TypeError(
+            f"{fn} wants str tokens; the token list at position {position} holds "
+            f"tokens of type {type(tokens[0]).__name__}"
+        )
 
 
 def build_vocab(token_lists: Iterable[Sequence[str]], max_size: int, min_count: int = 1) -> list[str]:

@@ -78,7 +78,8 @@ def _check_labels(out: torch.Tensor, **labels: torch.Tensor | None) -> None:
                 f"{name} labels must be class indices 0…{n_classes - 1} for a model with "
                 f"{n_classes} outputs; found {int(y[i])} at index {i} ({n_bad} out of range in "
                 f"all). Relabel them to 0…{n_classes - 1}, or give the model's last layer as many "
-                "outputs as there are classes")
+                "outputs as there are classes"
+            )
 
 
 def _check_every_step(device: torch.device) -> bool:
@@ -86,26 +87,40 @@ def _check_every_step(device: torch.device) -> bool:
     return device.type == "cpu"
 
 
-def _non_finite(epoch: int, step: int, steps: int, x: torch.Tensor, y: torch.Tensor,
-                optimizer: torch.optim.Optimizer, epoch_ran: bool) -> NonFiniteLossError:
+def _non_finite(
+    epoch: int,
+    step: int,
+    steps: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    epoch_ran: bool,
+) -> NonFiniteLossError:
     """The error for a NaN/inf training loss, with a diagnosis: bad inputs, or divergence.
     ``epoch_ran``: the rest of the epoch was trained on (the GPU way); the weights may be NaN."""
     found = ""
     for name, t in (("x", x), ("y", y)):
         if t.dtype.is_floating_point and not (finite := torch.isfinite(t)).all():
             row = int((~finite).reshape(len(t), -1).any(1).nonzero()[0, 0])
-            found += (f" The training {name} holds {int((~finite).sum())} NaN/inf value(s), the "
-                      f"first in row {row}: fix or drop those rows (check with "
-                      f"torch.isfinite({name}).all()).")
+            found += (
+                f" The training {name} holds {int((~finite).sum())} NaN/inf value(s), the "
+                f"first in row {row}: fix or drop those rows (check with "
+                f"torch.isfinite({name}).all())."
+            )
     if not found:
-        found = (" The training x and y hold no NaN/inf, so it most likely diverged: try a lower "
-                 f"learning rate (now {optimizer.param_groups[0]['lr']:g}) or gradient clipping; "
-                 "if that does not help, check augment and the model's weights.")
+        found = (
+            " The training x and y hold no NaN/inf, so it most likely diverged: try a lower "
+            f"learning rate (now {optimizer.param_groups[0]['lr']:g}) or gradient clipping; "
+            "if that does not help, check augment and the model's weights."
+        )
     if epoch_ran:
         found += " The epoch ran to its end: build the model afresh, its weights may be NaN."
     return NonFiniteLossError(
         f"the training loss became NaN or infinite at epoch {epoch}, step {step} of {steps}; no "
-        f"accuracy is reported for a run like this.{found}", epoch, step)
+        f"accuracy is reported for a run like this.{found}",
+        epoch,
+        step,
+    )
 
 
 def _place(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -149,8 +164,13 @@ def _accuracy_count(out: torch.Tensor, y: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
-            device: torch.device | None = None, amp: bool = True) -> torch.Tensor:
+def predict(
+    model: nn.Module,
+    x: torch.Tensor,
+    batch_size: int = 1024,
+    device: torch.device | None = None,
+    amp: bool = True,
+) -> torch.Tensor:
     """Model outputs for all of ``x`` (N, ...), in eval mode, as a float32 CPU tensor (N, ...).
 
     An empty ``x`` (0 rows) gives an empty result of the model's output shape, e.g. (0, 10),
@@ -170,18 +190,25 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
                 except Exception as exc:
                     if len(x):
                         raise
-                    raise ValueError(f"predict got an empty x (shape {tuple(x.shape)}) and the "
-                                     "model cannot run on an empty batch to give the output "
-                                     "shape; skip the call when len(x) == 0") from exc
+                    raise ValueError(
+                        f"predict got an empty x (shape {tuple(x.shape)}) and the "
+                        "model cannot run on an empty batch to give the output "
+                        "shape; skip the call when len(x) == 0"
+                    ) from exc
     finally:
         model.train(was_training)
     return torch.cat(outs)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Batch, batch_size: int = 1024,
-             loss_fn: Callable = F.cross_entropy, device: torch.device | None = None,
-             amp: bool = True) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module,
+    data: Batch,
+    batch_size: int = 1024,
+    loss_fn: Callable = F.cross_entropy,
+    device: torch.device | None = None,
+    amp: bool = True,
+) -> tuple[float, float]:
     """Mean loss and accuracy (0–1; NaN for non-class targets) of ``model`` on ``data = (x, y)``.
 
     ``x`` (N, ...), ``y`` (N,) class indices (any integer dtype) or float targets. Raises
@@ -206,7 +233,10 @@ def evaluate(model: nn.Module, data: Batch, batch_size: int = 1024,
                 raise NonFiniteLossError(
                     f"evaluate: the loss is {loss} on batch {step} (rows {i}…{i + len(xb) - 1}) "
                     "of the evaluation data (in fit: the second set, val or test); check its inputs with "
-                    "torch.isfinite(x).all(), and the model's weights", None, step)
+                    "torch.isfinite(x).all(), and the model's weights",
+                    None,
+                    step,
+                )
             total_loss += loss * len(xb)
             correct += _accuracy_count(out, yb)
     finally:
@@ -214,8 +244,9 @@ def evaluate(model: nn.Module, data: Batch, batch_size: int = 1024,
     return total_loss / len(x), correct / len(x)
 
 
-def _first_loss(loss_fn: Callable, out: torch.Tensor, yb: torch.Tensor,
-                labels: dict[str, torch.Tensor | None]) -> torch.Tensor:
+def _first_loss(
+    loss_fn: Callable, out: torch.Tensor, yb: torch.Tensor, labels: dict[str, torch.Tensor | None]
+) -> torch.Tensor:
     """``loss_fn(out, yb)`` for the first batch, once the model's output shape is known, with checks
     made before any step: class indices in range (for every set in ``labels``), and a loss that does
     not broadcast the targets against the output (torch only warns; here it is an error)."""
@@ -229,19 +260,31 @@ def _first_loss(loss_fn: Callable, out: torch.Tensor, yb: torch.Tensor,
                 f"the model's output has shape {tuple(out.shape)} but the targets have shape "
                 f"{tuple(yb.shape)}, and the loss broadcast them to each other: it would train on a "
                 "meaningless number. Give the targets the output's shape (e.g. y.unsqueeze(1) for one "
-                "output per example) or the output the targets' (e.g. model(x).squeeze(1))")
+                "output per example) or the output the targets' (e.g. model(x).squeeze(1))"
+            )
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return loss
 
 
-def train_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer, *,
-                batch_size: int = 128, loss_fn: Callable = F.cross_entropy,
-                generator: torch.Generator | None = None, scheduler=None,
-                scaler: torch.amp.GradScaler | None = None,
-                augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                device: torch.device | None = None, amp: bool = True, epoch: int = 1,
-                progress: bool = False, check: dict[str, torch.Tensor | None] | None = None,
-                check_each_step: bool | None = None) -> tuple[float, float]:
+def train_epoch(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    batch_size: int = 128,
+    loss_fn: Callable = F.cross_entropy,
+    generator: torch.Generator | None = None,
+    scheduler=None,
+    scaler: torch.amp.GradScaler | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    device: torch.device | None = None,
+    amp: bool = True,
+    epoch: int = 1,
+    progress: bool = False,
+    check: dict[str, torch.Tensor | None] | None = None,
+    check_each_step: bool | None = None,
+) -> tuple[float, float]:
     """One pass over ``(x, y)`` in shuffled mini-batches; returns the epoch's mean loss and accuracy.
 
     The loop of notebook 03, section 2, plus bookkeeping: ``x`` (N, ...) and ``y`` (N,) on the CPU or
@@ -261,8 +304,9 @@ def train_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: t
     total_loss = torch.zeros((), device=device)  # sums stay on the device: no GPU→CPU sync per step
     correct = torch.zeros((), device=device)
     first_bad = torch.full((), steps, device=device)  # the first step with a NaN/inf loss (steps: none)
-    for i in tqdm(range(steps), desc=f"epoch {epoch}", unit="batch", leave=False,
-                  disable=not progress or steps < 20):
+    for i in tqdm(
+        range(steps), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress or steps < 20
+    ):
         idx = order[i * batch_size : (i + 1) * batch_size]
         xb = x[idx].to(device, non_blocking=True)
         yb = y[idx].to(device, non_blocking=True)
@@ -350,7 +394,9 @@ def fit(
             (see ``check_each_step``).
     """
     if not (isinstance(eval_name, str) and eval_name.isidentifier() and eval_name != "train"):
-        raise ValueError(f'eval_name names the second set\'s history keys: "val" or "test", got {eval_name!r}')
+        raise ValueError(
+            f'eval_name names the second set\'s history keys: "val" or "test", got {eval_name!r}'
+        )
     x, y = _check_pair(train, "train", "; pass at least one example")
     if val is not None:
         val = _check_pair(val, eval_name, f"; pass val=None to train without a {eval_name} set")
@@ -375,17 +421,38 @@ def fit(
         start = time.perf_counter()
         check = {"train": y, eval_name: None if val is None else val[1]} if epoch == 1 else None
         train_loss, train_acc = train_epoch(
-            model, x, y, optimizer, batch_size=batch_size, loss_fn=loss_fn, generator=generator,
-            scheduler=sched, scaler=scaler, augment=augment, device=device, amp=amp, epoch=epoch,
-            progress=progress, check=check, check_each_step=check_each_step)
+            model,
+            x,
+            y,
+            optimizer,
+            batch_size=batch_size,
+            loss_fn=loss_fn,
+            generator=generator,
+            scheduler=sched,
+            scaler=scaler,
+            augment=augment,
+            device=device,
+            amp=amp,
+            epoch=epoch,
+            progress=progress,
+            check=check,
+            check_each_step=check_each_step,
+        )
         seconds = time.perf_counter() - start  # train_epoch ends with a sync (.item()): the GPU is done
-        eval_loss, eval_acc = (evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
-                               if val is not None else (math.nan, math.nan))
+        eval_loss, eval_acc = (
+            evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
+            if val is not None
+            else (math.nan, math.nan)
+        )
         row = (epoch, train_loss, train_acc, eval_loss, eval_acc, seconds, optimizer.param_groups[0]["lr"])
         for key, value in zip(keys, row):
             history[key].append(value)
-        bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}",
-                        **{f"{eval_name}_acc": f"{eval_acc:.3f}"}, s=f"{seconds:.1f}")
+        bar.set_postfix(
+            loss=f"{train_loss:.3f}",
+            acc=f"{train_acc:.3f}",
+            **{f"{eval_name}_acc": f"{eval_acc:.3f}"},
+            s=f"{seconds:.1f}",
+        )
     return history
 
 
@@ -393,7 +460,9 @@ def eval_set_name(history: History) -> str:
     """The name ``fit`` gave its second set in ``history``: ``"val"`` or ``"test"`` (or another)."""
     names = [k[: -len("_loss")] for k in history if k.endswith("_loss") and k != "train_loss"]
     if len(names) != 1:
-        raise ValueError(f"not a fit history: expected train_loss and one more *_loss key, got {list(history)}")
+        raise ValueError(
+            f"not a fit history: expected train_loss and one more *_loss key, got {list(history)}"
+        )
     return names[0]
 
 
@@ -405,8 +474,10 @@ def summarize(history: History) -> str:
     """
     name = eval_set_name(history)
     last = {k: v[-1] for k, v in history.items()}
-    line = (f"{int(last['epoch'])} epochs, {sum(history['seconds']):.1f} s: train loss "
-            f"{last['train_loss']:.4f} acc {last['train_acc']:.2%}")
+    line = (
+        f"{int(last['epoch'])} epochs, {sum(history['seconds']):.1f} s: train loss "
+        f"{last['train_loss']:.4f} acc {last['train_acc']:.2%}"
+    )
     if not math.isnan(last[f"{name}_loss"]):  # NaN without a second set
         label = "validation" if name == "val" else name
         line += f" | {label} loss {last[f'{name}_loss']:.4f} acc {last[f'{name}_acc']:.2%}"

@@ -40,8 +40,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     elapsed = time.monotonic() - start
     budget = notebook_budget(path)
     if elapsed > budget:
-        pytest.fail(f"{path.name} ran {elapsed:.0f} s, over its {budget:.0f} s budget "
-                    "(metadata workbook.timeout_s): make its quick mode smaller.")
+        pytest.fail(
+            f"{path.name} ran {elapsed:.0f} s, over its {budget:.0f} s budget "
+            "(metadata workbook.timeout_s): make its quick mode smaller."
+        )
 
 
 @pytest.fixture

@@ -37,8 +37,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def serve(root: Path):
     """A static file server on 127.0.0.1 (a free port) for ``root``; yields its URL, stopped on exit."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(_QuietHandler, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -88,8 +89,18 @@ def write_cifar10(path: Path, per_batch: int = 4, seed: int = 0) -> dict[str, np
     rng = np.random.default_rng(seed)
     batches = {}
     with tarfile.open(path, "w:gz") as tar:
-        names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse",
-                 b"ship", b"truck"]
+        names = [
+            b"airplane",
+            b"automobile",
+            b"bird",
+            b"cat",
+            b"deer",
+            b"dog",
+            b"frog",
+            b"horse",
+            b"ship",
+            b"truck",
+        ]
         _add(tar, "cifar-10-batches-py/batches.meta", pickle.dumps({b"label_names": names}))
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
             data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)

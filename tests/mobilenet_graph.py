@@ -48,8 +48,15 @@ class QuantMobileNetV2(nn.Module):
             bias = arrays[p + "bias_q"].astype(np.float32) * arrays[p + "bias_scale"][0]
             groups = int(arrays["conv_groups"][k])
             out_c, in_per_group, kh, kw = weight.shape
-            conv = nn.Conv2d(in_per_group * groups, out_c, (kh, kw), int(arrays["conv_stride"][k]),
-                             padding=0, groups=groups, bias=True)
+            conv = nn.Conv2d(
+                in_per_group * groups,
+                out_c,
+                (kh, kw),
+                int(arrays["conv_stride"][k]),
+                padding=0,
+                groups=groups,
+                bias=True,
+            )
             conv.weight.data.copy_(torch.from_numpy(weight))
             conv.bias.data.copy_(torch.from_numpy(bias))
             self.convs.append(conv)

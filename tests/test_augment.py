@@ -11,7 +11,7 @@ def test_translation_is_a_shift_of_the_reflect_padded_image():
     assert out.shape == x.shape
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
     for i in range(2):  # each output is one of the 25 crops of its own padded image
-        crops = [padded[i, :, dy:dy + 8, dx:dx + 8] for dy in range(5) for dx in range(5)]
+        crops = [padded[i, :, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)]
         assert any(torch.equal(out[i], c) for c in crops)
 
 

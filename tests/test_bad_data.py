@@ -21,8 +21,7 @@ import torch
 import torchvision
 
 from helpers import data, download, mobilenet
-from helpers.download import (CacheNotWritableError, CorruptDataError, DownloadError,
-                              MissingChecksumsWarning)
+from helpers.download import CacheNotWritableError, CorruptDataError, DownloadError, MissingChecksumsWarning
 
 from . import fixtures
 from .fixtures import go_offline, md5, serve, sha256
@@ -65,7 +64,9 @@ def test_mirror_without_sums_checks_shapes_and_counts(mirror, env, monkeypatch):
     fake = make_mirror(env / "m", {"cifar10.npz": mirror / "mnist.npz", "mnist.npz": mirror / "notmnist.npz"})
     monkeypatch.setenv("WORKBOOK_DATA", str(fake))
     with pytest.warns(MissingChecksumsWarning, match="no SHA256SUMS"):
-        with pytest.raises(CorruptDataError, match=r"not the CIFAR-10 file: x_train is uint8 \(60000, 28, 28\)"):
+        with pytest.raises(
+            CorruptDataError, match=r"not the CIFAR-10 file: x_train is uint8 \(60000, 28, 28\)"
+        ):
             data.load_cifar10()
     with pytest.warns(MissingChecksumsWarning):
         with pytest.raises(CorruptDataError, match="not the MNIST file: x_train holds 0 images"):
@@ -84,7 +85,9 @@ def test_mirror_without_sums_loads_with_one_warning(mirror, env, monkeypatch):
 
 
 def test_verification_runs_once_per_file_version(mirror, env, monkeypatch):
-    fake = make_mirror(env / "m", {"mnist.npz": mirror / "mnist.npz"}, {"mnist.npz": data_sums(mirror)["mnist.npz"]})
+    fake = make_mirror(
+        env / "m", {"mnist.npz": mirror / "mnist.npz"}, {"mnist.npz": data_sums(mirror)["mnist.npz"]}
+    )
     monkeypatch.setenv("WORKBOOK_DATA", str(fake))
     calls = []
     real = download.file_hash
@@ -137,8 +140,12 @@ def lzma_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
 @pytest.mark.parametrize("cache_kind", ["a file", "read-only"])
 def test_unwritable_cache_with_an_lzma_mirror_file(env, monkeypatch, cache_kind):
     rng = np.random.default_rng(0)
-    arrays = {"x_train": rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), "y_train": np.arange(20) % 10,
-              "x_test": rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8), "y_test": np.arange(4)}
+    arrays = {
+        "x_train": rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
+        "y_train": np.arange(20) % 10,
+        "x_test": rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8),
+        "y_test": np.arange(4),
+    }
     mirror = env / "m"
     mirror.mkdir()
     lzma_npz(mirror / "cifar10.npz", arrays)
@@ -149,10 +156,14 @@ def test_unwritable_cache_with_an_lzma_mirror_file(env, monkeypatch, cache_kind)
         (env / "not-a-folder").write_text("x")
         monkeypatch.setenv("WORKBOOK_CACHE", str(env / "not-a-folder"))
     else:  # root can write anywhere, so make the write itself fail as it would without permission
+
         def refuse(*args, **kwargs):
             raise PermissionError(13, "Permission denied")
+
         monkeypatch.setattr(download.tempfile, "mkstemp", refuse)
-    with pytest.raises(CacheNotWritableError, match="cache folder .* is not writable.*set WORKBOOK_CACHE") as err:
+    with pytest.raises(
+        CacheNotWritableError, match="cache folder .* is not writable.*set WORKBOOK_CACHE"
+    ) as err:
         data.load_cifar10()
     assert "delete" not in str(err.value) and "copy it again" not in str(err.value)
     assert (mirror / "cifar10.npz").exists()
@@ -178,8 +189,19 @@ def test_skipped_mirror_is_named_as_skipped(env, monkeypatch):
     assert "set WORKBOOK_DATA" not in message and "unset WORKBOOK_OFFLINE" in message
 
 
-@pytest.mark.parametrize("value,expected", [("1", True), ("on", True), ("TRUE", True), ("yes", True),
-                                            ("0", False), ("off", False), ("", False), ("no", False)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("1", True),
+        ("on", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("0", False),
+        ("off", False),
+        ("", False),
+        ("no", False),
+    ],
+)
 def test_offline_values(monkeypatch, value, expected):
     monkeypatch.setenv("WORKBOOK_OFFLINE", value)
     assert download.offline() is expected
@@ -242,7 +264,9 @@ def test_checksum_error_on_the_first_mnist_url_tries_the_second(online, monkeypa
 def test_no_network_for_ants_and_bees_is_one_clear_error(env, monkeypatch):
     monkeypatch.delenv("WORKBOOK_OFFLINE")
     monkeypatch.setenv("WORKBOOK_DOWNLOAD_BASE", "http://127.0.0.1:9/")  # nothing listens there
-    with pytest.raises(DownloadError, match=r"ants/bees[\s\S]*127\.0\.0\.1:9/hymenoptera_data\.zip[\s\S]*WORKBOOK_DATA"):
+    with pytest.raises(
+        DownloadError, match=r"ants/bees[\s\S]*127\.0\.0\.1:9/hymenoptera_data\.zip[\s\S]*WORKBOOK_DATA"
+    ):
         data.load_hymenoptera()
 
 
@@ -320,8 +344,16 @@ def test_build_a_mirror_folder_from_the_downloads(online, monkeypatch, tmp_path)
         warnings.simplefilter("error")  # nothing read from the old copy (it has no SHA256SUMS: a warning)
         assert mirror_builder.main([str(folder)]) == 0
     sums = download.read_sums(folder)
-    assert set(sums) == {"mnist.npz", "notmnist.npz", "cifar10.npz", "hymenoptera.npz", "imdb.jsonl.gz",
-                         f"weights/{name}", f"weights/{name56}", f"weights/{tv}"}
+    assert set(sums) == {
+        "mnist.npz",
+        "notmnist.npz",
+        "cifar10.npz",
+        "hymenoptera.npz",
+        "imdb.jsonl.gz",
+        f"weights/{name}",
+        f"weights/{name56}",
+        f"weights/{tv}",
+    }
     assert all(sha256(folder / f) == h for f, h in sums.items())  # sha256sum -c would pass
 
     cache = Path(os.environ["WORKBOOK_CACHE"])

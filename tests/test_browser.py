@@ -25,8 +25,10 @@ DRIVER = shutil.which("chromedriver")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM and DRIVER),
-                       reason="needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver"),
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER),
+        reason="needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver",
+    ),
 ]
 
 
@@ -53,15 +55,34 @@ def jupyterlab(tmp_path):
     work.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
+    }
     log = open(tmp_path / "jupyter.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
         + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
     def up():
         try:
@@ -111,23 +132,40 @@ def test_widget_notebook_runs_in_jupyterlab(jupyterlab):
     url, tmp = jupyterlab
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1400,1000", f"--user-data-dir={tmp / 'chrome'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp / 'chrome'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     try:
         driver.get(url)
         _wait(lambda: driver.execute_script(KERNEL_READY), 120, "the notebook's kernel")
         driver.execute_script(RUN_ALL)
-        state = _wait(lambda: (lambda s: s if s["done"] == s["total"] and s["status"] == "idle" else None)(
-            driver.execute_script(PROGRESS)), 420, "all cells to run", interval=2)
+        state = _wait(
+            lambda: (lambda s: s if s["done"] == s["total"] and s["status"] == "idle" else None)(
+                driver.execute_script(PROGRESS)
+            ),
+            420,
+            "all cells to run",
+            interval=2,
+        )
         driver.save_screenshot(str(tmp / "jupyterlab.png"))
         assert state["total"] > 10
         assert not state["errors"], state["errors"]
         widgets = driver.execute_script(
             "return [document.querySelectorAll('.jp-OutputArea .widget-slider').length,"
-            " document.querySelectorAll('.jp-OutputArea .widget-dropdown').length]")
+            " document.querySelectorAll('.jp-OutputArea .widget-dropdown').length]"
+        )
         assert widgets[0] >= 2 and widgets[1] >= 1, f"ipywidgets did not render: {widgets}"
         assert (tmp / "jupyterlab.png").stat().st_size > 10_000
     finally:

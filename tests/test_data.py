@@ -115,8 +115,13 @@ def test_hymenoptera_wrong_counts_rejected(remote, monkeypatch, tmp_path):
 
 def test_missing_offline_names_the_fix(no_mirror, monkeypatch):
     monkeypatch.setenv("WORKBOOK_OFFLINE", "1")
-    for loader in (data.load_mnist, data.load_cifar10, data.load_imdb, data.load_notmnist,
-                   data.load_hymenoptera):
+    for loader in (
+        data.load_mnist,
+        data.load_cifar10,
+        data.load_imdb,
+        data.load_notmnist,
+        data.load_hymenoptera,
+    ):
         with pytest.raises(DataNotFoundError, match="WORKBOOK_DATA") as err:
             loader()
         assert "WORKBOOK_OFFLINE" in str(err.value)
@@ -137,8 +142,9 @@ def test_corrupt_cache_is_a_clear_error(no_mirror):
 
 def test_weights_download_verified(remote, monkeypatch):
     name, _, url = data.WEIGHTS["resnet20"]
-    torch.save({"best_prec1": 91.0, "state_dict": {"module.conv1.weight": torch.ones(16, 3, 3, 3)}},
-               remote / name)
+    torch.save(
+        {"best_prec1": 91.0, "state_dict": {"module.conv1.weight": torch.ones(16, 3, 3, 3)}}, remote / name
+    )
     monkeypatch.setitem(data.WEIGHTS, "resnet20", (name, sha256(remote / name), url))
     state = data.load_checkpoint("resnet20")
     assert list(state) == ["conv1.weight"] and state["conv1.weight"].shape == (16, 3, 3, 3)
@@ -206,7 +212,9 @@ def test_validation_split_is_disjoint_stratified_and_reproducible():
     x = np.arange(100) * 10
     (x_tr, y_tr), (x_val, y_val) = data.validation_split(20, x, y, seed=1)
     assert len(x_val) == 20 and len(x_tr) == 80
-    assert set(x_tr.tolist()).isdisjoint(x_val.tolist()) and set(x_tr.tolist()) | set(x_val.tolist()) == set(x.tolist())
+    assert set(x_tr.tolist()).isdisjoint(x_val.tolist()) and set(x_tr.tolist()) | set(x_val.tolist()) == set(
+        x.tolist()
+    )
     assert np.bincount(y_val).tolist() == [12, 6, 2]  # each class gives a fifth
     assert np.array_equal(y[x_val // 10], y_val)  # rows stay paired
     assert np.all(np.diff(x_tr) > 0)  # original order

@@ -27,7 +27,9 @@ def solutions():
 def test_notebook_solutions_pass(notebook, code, capsys):
     ns = {"np": np}
     exec(code, ns)  # noqa: S102 - our own notebook's solution text
-    checks = [(name, getattr(exercises, f"check_{name}")) for name in ns if hasattr(exercises, f"check_{name}")]
+    checks = [
+        (name, getattr(exercises, f"check_{name}")) for name in ns if hasattr(exercises, f"check_{name}")
+    ]
     assert checks, f"{notebook}: the solution defines no checked function"
     for name, checker in checks:
         assert checker(ns[name]), capsys.readouterr().out
@@ -40,7 +42,9 @@ def test_checks_report_failures(capsys):
     assert not exercises.check_softmax_rows(not_done)
     assert "not done yet" in capsys.readouterr().out
     with np.errstate(over="ignore", invalid="ignore"):
-        assert not exercises.check_softmax_rows(lambda z: np.exp(z) / np.exp(z).sum())  # unstable, not per row
+        assert not exercises.check_softmax_rows(
+            lambda z: np.exp(z) / np.exp(z).sum()
+        )  # unstable, not per row
     assert "[FAIL]" in capsys.readouterr().out
     assert not exercises.check_count_dense_params(lambda sizes: None)
     assert "return" in capsys.readouterr().out
@@ -73,19 +77,26 @@ def test_a_torch_tensor_answer_counts(capsys):
 
     assert exercises.check_softmax_rows(softmax_rows), capsys.readouterr().out
     assert exercises.check_count_dense_params(
-        lambda sizes: torch.tensor(sum(a * b + b for a, b in zip(sizes, sizes[1:]))))
-    assert exercises.check_momentum_step(lambda w, v, g, lr, b: (
-        torch.tensor(w - lr * (b * v + g), requires_grad=True), torch.tensor(b * v + g)))
+        lambda sizes: torch.tensor(sum(a * b + b for a, b in zip(sizes, sizes[1:])))
+    )
+    assert exercises.check_momentum_step(
+        lambda w, v, g, lr, b: (
+            torch.tensor(w - lr * (b * v + g), requires_grad=True),
+            torch.tensor(b * v + g),
+        )
+    )
     assert not exercises.check_softmax_rows(lambda z: torch.ones(z.shape, requires_grad=True))
     assert "got [[1.0," in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("answer, why", [
-    (lambda sizes: "407050", "returned a str ('407050'); expected a number"),
-    (lambda sizes: [[1, 2], [3]], "returned a ragged list (rows of lengths [2, 1]); expected a "
-                                  "number"),
-    (lambda sizes: {"n": 1}, "returned a dict, not numbers; expected a number"),
-])
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        (lambda sizes: "407050", "returned a str ('407050'); expected a number"),
+        (lambda sizes: [[1, 2], [3]], "returned a ragged list (rows of lengths [2, 1]); expected a number"),
+        (lambda sizes: {"n": 1}, "returned a dict, not numbers; expected a number"),
+    ],
+)
 def test_answers_that_are_not_numbers_fail_without_raising(answer, why, capsys):
     assert exercises.check_count_dense_params(answer) is False
     assert f"[FAIL] count_dense_params: case 1: {why}" in capsys.readouterr().out
@@ -93,8 +104,9 @@ def test_answers_that_are_not_numbers_fail_without_raising(answer, why, capsys):
 
 def test_ragged_or_text_arrays_fail_without_raising(capsys):
     assert not exercises.check_softmax_rows(lambda z: [[0.5, 0.5], [1.0]])
-    assert "ragged list (rows of lengths [2, 1]); expected an array of shape (1, 10)" in \
-        capsys.readouterr().out
+    assert (
+        "ragged list (rows of lengths [2, 1]); expected an array of shape (1, 10)" in capsys.readouterr().out
+    )
     assert not exercises.check_softmax_rows(lambda z: np.full(z.shape, "0.1"))
     assert "returned a ndarray of dtype <U3, not numbers" in capsys.readouterr().out
     assert not exercises.check_momentum_step(lambda w, v, g, lr, b: ("w", v))
@@ -102,6 +114,7 @@ def test_ragged_or_text_arrays_fail_without_raising(capsys):
 
 
 # --- 10, 11, 12: one reference answer, one wrong answer and one unfinished stub per checker -------
+
 
 def _stub(*args):
     raise NotImplementedError
@@ -151,20 +164,32 @@ def _generator_loss(d_on_fake):
 
 
 CHECKS_10_12 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
-    "xor_relu_weights": (_xor_relu_weights, _xor_step_weights_without_the_output_step,
-                         "got [-0.5, 0.0, 0.0, -0.5], expected [0.0, 1.0, 1.0, 0.0]"),
-    "one_hidden_layer_params": (lambda n_in, h, n_out: n_in * h + h + h * n_out + n_out,
-                                lambda n_in, h, n_out: n_in * h + h * n_out,  # biases forgotten
-                                "case 1: got 12, expected exactly 17"),
+    "xor_relu_weights": (
+        _xor_relu_weights,
+        _xor_step_weights_without_the_output_step,
+        "got [-0.5, 0.0, 0.0, -0.5], expected [0.0, 1.0, 1.0, 0.0]",
+    ),
+    "one_hidden_layer_params": (
+        lambda n_in, h, n_out: n_in * h + h + h * n_out + n_out,
+        lambda n_in, h, n_out: n_in * h + h * n_out,  # biases forgotten
+        "case 1: got 12, expected exactly 17",
+    ),
     "randomise_labels": (_randomise_labels, _fresh_random_labels, "expected exactly [500, 9]"),
-    "shuffle_agreement": (lambda counts: np.sum((counts / counts.sum()) ** 2),
-                          lambda counts: 1 / len(counts),  # right only for balanced classes
-                          "case 3: got 0.5, expected 0.625"),
-    "discriminator_loss": (_discriminator_loss,
-                           lambda r, f: _generator_loss(r) + _generator_loss(f),  # fakes scored against 1
-                           "[FAIL] discriminator_loss: case 1"),
-    "generator_loss": (_generator_loss, lambda d: -_generator_loss(-d),  # the saturating log(1 − D)
-                       "case 1: got -0.6931, expected 0.6931"),
+    "shuffle_agreement": (
+        lambda counts: np.sum((counts / counts.sum()) ** 2),
+        lambda counts: 1 / len(counts),  # right only for balanced classes
+        "case 3: got 0.5, expected 0.625",
+    ),
+    "discriminator_loss": (
+        _discriminator_loss,
+        lambda r, f: _generator_loss(r) + _generator_loss(f),  # fakes scored against 1
+        "[FAIL] discriminator_loss: case 1",
+    ),
+    "generator_loss": (
+        _generator_loss,
+        lambda d: -_generator_loss(-d),  # the saturating log(1 − D)
+        "case 1: got -0.6931, expected 0.6931",
+    ),
 }
 
 
@@ -183,7 +208,7 @@ def test_randomise_labels_check_catches_shortcuts(capsys):
 
     def always_plus_one(labels, frac, num_classes, seed):
         g = torch.Generator().manual_seed(seed)
-        where = torch.randperm(len(labels), generator=g)[:round(frac * len(labels))]
+        where = torch.randperm(len(labels), generator=g)[: round(frac * len(labels))]
         new = labels.clone()
         new[where] = (labels[where] + 1) % num_classes
         return new
@@ -212,6 +237,7 @@ def test_gan_loss_checks_need_a_stable_loss(capsys):
 
 
 # --- notebooks 08-09: one reference answer, one wrong answer and one unfinished stub per checker ---
+
 
 def _fgsm_step(x, grad, eps):
     return (x + eps * grad.sign()).clamp(0, 1)
@@ -248,17 +274,31 @@ def _calibration_error(confidence, correct, n_bins):
 
 
 CHECKS_08_09 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
-    "fgsm_step": (_fgsm_step, lambda x, grad, eps: x + eps * grad.sign(),  # the clamp forgotten
-                  "case 1: got [[-0.1, 0.6, 1.1], [1.05, -0.05, 0.3]]"),
-    "project_linf": (_project_linf, lambda x_adv, x, eps: x + (x_adv - x).clamp(-eps, eps),  # not [0, 1]
-                     "case 1: got [0.6, 0.4, 0.55, -0.05, 1.07, 0.3]"),
-    "predictive_entropy": (_predictive_entropy, lambda probs: _entropy(probs).mean(0),  # mean of entropies
-                           "case 1: got [0.0, 0.6931, 0.0], expected [0.0, 0.6931, 0.6931]"),
-    "mutual_information": (_mutual_information, lambda probs: -_mutual_information(probs),  # sign flipped
-                           "expected [0.0, 0.0, 0.6931]"),
-    "calibration_error": (_calibration_error,
-                          lambda conf, correct, n_bins: abs(correct.mean() - conf.mean()),  # no bins
-                          "case 3: got 0.05, expected 0.175"),
+    "fgsm_step": (
+        _fgsm_step,
+        lambda x, grad, eps: x + eps * grad.sign(),  # the clamp forgotten
+        "case 1: got [[-0.1, 0.6, 1.1], [1.05, -0.05, 0.3]]",
+    ),
+    "project_linf": (
+        _project_linf,
+        lambda x_adv, x, eps: x + (x_adv - x).clamp(-eps, eps),  # not [0, 1]
+        "case 1: got [0.6, 0.4, 0.55, -0.05, 1.07, 0.3]",
+    ),
+    "predictive_entropy": (
+        _predictive_entropy,
+        lambda probs: _entropy(probs).mean(0),  # mean of entropies
+        "case 1: got [0.0, 0.6931, 0.0], expected [0.0, 0.6931, 0.6931]",
+    ),
+    "mutual_information": (
+        _mutual_information,
+        lambda probs: -_mutual_information(probs),  # sign flipped
+        "expected [0.0, 0.0, 0.6931]",
+    ),
+    "calibration_error": (
+        _calibration_error,
+        lambda conf, correct, n_bins: abs(correct.mean() - conf.mean()),  # no bins
+        "case 3: got 0.05, expected 0.175",
+    ),
 }
 
 
@@ -276,9 +316,12 @@ def test_checks_08_09_catch_typical_slips(capsys):
     assert not exercises.check_predictive_entropy(lambda probs: naive_entropy(probs.mean(0)))
     assert "case 1: got [nan, 0.6931, 0.6931]" in capsys.readouterr().out
     assert not exercises.check_mutual_information(
-        lambda probs: naive_entropy(probs.mean(0)) - naive_entropy(probs).mean(0))
+        lambda probs: naive_entropy(probs.mean(0)) - naive_entropy(probs).mean(0)
+    )
     assert "got [nan," in capsys.readouterr().out
-    assert not exercises.check_predictive_entropy(lambda probs: _predictive_entropy(probs) / np.log(2))  # bits
+    assert not exercises.check_predictive_entropy(
+        lambda probs: _predictive_entropy(probs) / np.log(2)
+    )  # bits
     assert "[FAIL] predictive_entropy" in capsys.readouterr().out
 
     def unweighted(conf, correct, n_bins):  # every non-empty bin counts the same
@@ -287,13 +330,17 @@ def test_checks_08_09_catch_typical_slips(capsys):
 
     def no_last_bin(conf, correct, n_bins):  # a confidence of 1.0 lands in a bin of its own
         which = (conf * n_bins).astype(int)
-        return sum((which == b).mean() * abs(correct[which == b].mean() - conf[which == b].mean())
-                   for b in np.unique(which))
+        return sum(
+            (which == b).mean() * abs(correct[which == b].mean() - conf[which == b].mean())
+            for b in np.unique(which)
+        )
 
     def floor_bins(conf, correct, n_bins):  # bins [lo, hi) with 1.0 in the last: fine away from the edges
         which = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-        return sum((which == b).mean() * abs(correct[which == b].mean() - conf[which == b].mean())
-                   for b in np.unique(which))
+        return sum(
+            (which == b).mean() * abs(correct[which == b].mean() - conf[which == b].mean())
+            for b in np.unique(which)
+        )
 
     assert not exercises.check_calibration_error(unweighted)
     assert "case 3: got 0.2, expected 0.175" in capsys.readouterr().out
@@ -304,6 +351,7 @@ def test_checks_08_09_catch_typical_slips(capsys):
 
 
 # --- notebooks 05-07: one reference answer, one wrong answer and one unfinished stub per checker ---
+
 
 def _conv_block_output(c_in, c_out, k, padding, size):
     return c_out, (size + 2 * padding - k + 1) // 2, c_out * (c_in * k * k + 1)
@@ -343,32 +391,51 @@ def _freeze_the_rest_only(model, name):
 
 
 CHECKS_05_07 = {  # checker: (reference solution, wrong answer, what the wrong answer's report says)
-    "conv_block_output": (_conv_block_output,
-                          lambda c_in, c_out, k, p, n: (c_out, (n + 2 * p - k + 1) // 2, c_out * c_in * k * k),
-                          "case 1: got [16, 16, 432], expected exactly [16, 16, 448]"),  # biases forgotten
-    "label_smoothing_targets": (_label_smoothing_targets,  # ε spread over the other K − 1 classes only
-                                lambda y, k, eps: np.where(np.eye(k)[y] == 1, 1 - eps, eps / (k - 1)),
-                                "case 1: got [[0.7, 0.15, 0.15], [0.15, 0.15, 0.7]]"),
-    "masked_mean": (_masked_mean, lambda outputs, lengths: outputs.mean(1),  # the padding counted
-                    "case 1: got [[5.0]], expected [[2.0]]"),
-    "rnn_params": (_rnn_params, lambda cell, n_in, h: {"rnn": 1, "gru": 3, "lstm": 4}[cell] * (h * (n_in + h) + h),
-                   "case 1: got 7360, expected exactly 7424"),  # one bias per gate, as in Keras
-    "freeze_all_but": (_freeze_all_but, _freeze_the_rest_only,
-                       "case 4 raised ValueError: requires_grad is wrong for classifier.weight"),
-    "majority_rate": (lambda labels: np.bincount(labels).max() / len(labels),
-                      lambda labels: labels.mean(),  # the rate of class 1, right only when 1 is the majority
-                      "case 2: got 0.25, expected 0.75"),
+    "conv_block_output": (
+        _conv_block_output,
+        lambda c_in, c_out, k, p, n: (c_out, (n + 2 * p - k + 1) // 2, c_out * c_in * k * k),
+        "case 1: got [16, 16, 432], expected exactly [16, 16, 448]",
+    ),  # biases forgotten
+    "label_smoothing_targets": (
+        _label_smoothing_targets,  # ε spread over the other K − 1 classes only
+        lambda y, k, eps: np.where(np.eye(k)[y] == 1, 1 - eps, eps / (k - 1)),
+        "case 1: got [[0.7, 0.15, 0.15], [0.15, 0.15, 0.7]]",
+    ),
+    "masked_mean": (
+        _masked_mean,
+        lambda outputs, lengths: outputs.mean(1),  # the padding counted
+        "case 1: got [[5.0]], expected [[2.0]]",
+    ),
+    "rnn_params": (
+        _rnn_params,
+        lambda cell, n_in, h: {"rnn": 1, "gru": 3, "lstm": 4}[cell] * (h * (n_in + h) + h),
+        "case 1: got 7360, expected exactly 7424",
+    ),  # one bias per gate, as in Keras
+    "freeze_all_but": (
+        _freeze_all_but,
+        _freeze_the_rest_only,
+        "case 4 raised ValueError: requires_grad is wrong for classifier.weight",
+    ),
+    "majority_rate": (
+        lambda labels: np.bincount(labels).max() / len(labels),
+        lambda labels: labels.mean(),  # the rate of class 1, right only when 1 is the majority
+        "case 2: got 0.25, expected 0.75",
+    ),
 }
 
 
 # --- notebook 01: one reference answer, one wrong answer and one unfinished stub per checker ---
 CHECKS_01 = {
-    "matmul_flops": (lambda n, m, p: n * p * (2 * m - 1),
-                     lambda n, m, p: n * m * p,  # the multiplications only
-                     "case 2: got 2, expected exactly 3"),
-    "saliency_share": (lambda s, m: (s * m).sum(axis=(1, 2)) / s.sum(axis=(1, 2)),
-                       lambda s, m: np.full(len(s), (s * m).sum() / s.sum()),  # one ratio of totals for all
-                       "case 1: got"),
+    "matmul_flops": (
+        lambda n, m, p: n * p * (2 * m - 1),
+        lambda n, m, p: n * m * p,  # the multiplications only
+        "case 2: got 2, expected exactly 3",
+    ),
+    "saliency_share": (
+        lambda s, m: (s * m).sum(axis=(1, 2)) / s.sum(axis=(1, 2)),
+        lambda s, m: np.full(len(s), (s * m).sum() / s.sum()),  # one ratio of totals for all
+        "case 1: got",
+    ),
 }
 
 CHECKS_01_AND_05_12 = {**CHECKS_10_12, **CHECKS_08_09, **CHECKS_05_07, **CHECKS_01}
@@ -394,18 +461,24 @@ def test_checks_05_07_catch_typical_slips(capsys):
 
     # the expected conv-block answers are PyTorch's own shapes and counts
     for c_in, c_out, k, p, n in [(3, 16, 3, 1, 32), (1, 6, 5, 0, 28), (4, 4, 3, 0, 9)]:
-        block = torch.nn.Sequential(torch.nn.Conv2d(c_in, c_out, k, padding=p), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+        block = torch.nn.Sequential(
+            torch.nn.Conv2d(c_in, c_out, k, padding=p), torch.nn.ReLU(), torch.nn.MaxPool2d(2)
+        )
         shape = block(torch.zeros(1, c_in, n, n)).shape
-        assert (shape[1], shape[2], sum(q.numel() for q in block.parameters())) == _conv_block_output(c_in, c_out, k, p, n)
-    assert not exercises.check_conv_block_output(lambda c_in, c_out, k, p, n: (c_out, n + 2 * p - k + 1,
-                                                                                c_out * (c_in * k * k + 1)))
+        assert (shape[1], shape[2], sum(q.numel() for q in block.parameters())) == _conv_block_output(
+            c_in, c_out, k, p, n
+        )
+    assert not exercises.check_conv_block_output(
+        lambda c_in, c_out, k, p, n: (c_out, n + 2 * p - k + 1, c_out * (c_in * k * k + 1))
+    )
     assert "case 1: got [16, 32, 448]" in capsys.readouterr().out  # the pool forgotten
 
     # the smoothed targets are the ones F.cross_entropy(label_smoothing=ε) scores against
     logits, y = torch.randn(5, 10, generator=torch.Generator().manual_seed(0)), torch.tensor([3, 0, 9, 3, 1])
     targets = torch.tensor(_label_smoothing_targets(y.numpy(), 10, 0.2), dtype=torch.float32)
-    assert torch.allclose(F.cross_entropy(logits, y, label_smoothing=0.2),
-                          -(targets * logits.log_softmax(1)).sum(1).mean())
+    assert torch.allclose(
+        F.cross_entropy(logits, y, label_smoothing=0.2), -(targets * logits.log_softmax(1)).sum(1).mean()
+    )
 
     assert not exercises.check_masked_mean(lambda outputs, lengths: outputs.sum(1) / lengths[:, None])
     assert "case 1: got [[10.0]], expected [[2.0]]" in capsys.readouterr().out  # the padding summed
@@ -420,11 +493,14 @@ def test_checks_05_07_catch_typical_slips(capsys):
 
     assert exercises.check_freeze_all_but(lambda model, name: torch.tensor(_freeze_all_but(model, name)))
     capsys.readouterr()
-    assert not exercises.check_freeze_all_but(lambda model, name: (_freeze_all_but(model, name),
-                                                                   sum(p.numel() for p in model.parameters()))[1])
+    assert not exercises.check_freeze_all_but(
+        lambda model, name: (_freeze_all_but(model, name), sum(p.numel() for p in model.parameters()))[1]
+    )
     assert "case 1: got 58, expected exactly 18" in capsys.readouterr().out  # all parameters counted
     assert not exercises.check_freeze_all_but(lambda model, name: model.requires_grad_(False) and 0)
     assert "requires_grad is wrong for 2.weight, 2.bias" in capsys.readouterr().out  # the head frozen too
 
-    assert not exercises.check_majority_rate(lambda labels: 1 / len(np.unique(labels)))  # balanced classes assumed
+    assert not exercises.check_majority_rate(
+        lambda labels: 1 / len(np.unique(labels))
+    )  # balanced classes assumed
     assert "case 1: got 0.5, expected 0.6667" in capsys.readouterr().out

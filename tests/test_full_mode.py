@@ -55,8 +55,12 @@ def test_notebook_in_full_mode(path, tmp_path):
     budget = full_budget(path)
     row = report.run_notebook(path, "full", timeout=int(budget) + 1, out_dir=tmp_path, budget_s=budget)
     if row["status"] != "ok":
-        pytest.fail(f"{path.name} failed in full mode after {row['seconds']:.0f} s (budget {budget:.0f} s): "
-                    f"{row['status']}\n{_errors(tmp_path / path.name)}", pytrace=False)
+        pytest.fail(
+            f"{path.name} failed in full mode after {row['seconds']:.0f} s (budget {budget:.0f} s): "
+            f"{row['status']}\n{_errors(tmp_path / path.name)}",
+            pytrace=False,
+        )
     assert row["seconds"] <= budget, (
         f"{path.name} ran {row['seconds']:.0f} s in full mode, over its {budget:.0f} s budget "
-        "(metadata workbook.full_timeout_s)")
+        "(metadata workbook.full_timeout_s)"
+    )

@@ -47,8 +47,9 @@ def test_notebook_facing_modules_do_not_load_the_tooling():
         "print(json.dumps(found))\n"
     )
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert not found, f"importing these loads the tooling (module → what it loaded): {found}"
@@ -94,7 +95,9 @@ def import_graph(sources: dict[str, str], package: str = "helpers") -> dict[str,
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     target = alias.name
-                    while target and target not in modules:  # import helpers.x.y → helpers.x.y, else its parents
+                    while (
+                        target and target not in modules
+                    ):  # import helpers.x.y → helpers.x.y, else its parents
                         target = target.rpartition(".")[0]
                     if target:
                         edges.add(target)
@@ -122,7 +125,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state:
                 cycle = visit(nxt)
                 if cycle:
@@ -186,3 +189,15 @@ def test_notebooks_never_import_the_tooling():
             if re.search(r"\bhelpers\.tools\b", source) or re.search(r"\btools\b", names):
                 bad.append(f"{path.name} cell {i}")
     assert not bad, f"notebooks import helpers.tools (tooling for instructors): {', '.join(bad)}"
+
+
+def test_ruff_keeps_the_style():
+    """``ruff check`` is clean on helpers, tests and notebooks, and ``ruff format`` on helpers and tests
+    (notebook cells keep their hand layout): the rules are in pyproject.toml."""
+    root = Path(__file__).resolve().parent.parent
+    for args in (["check", "."], ["format", "--check", "helpers", "tests"]):
+        run = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=root, capture_output=True, text=True)
+        assert "No module named ruff" not in run.stderr, "ruff is missing: pip install -r requirements.txt"
+        assert run.returncode == 0, (
+            f"ruff {' '.join(args)} (run it with --fix, or `ruff format`):\n{run.stdout}"
+        )

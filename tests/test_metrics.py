@@ -7,8 +7,8 @@ from helpers import metrics
 def test_auroc_known_values():
     assert metrics.auroc([0, 1, 2], [3, 4]) == 1.0
     assert metrics.auroc([3, 4], [0, 1, 2]) == 0.0
-    assert metrics.auroc([1, 1], [1, 1]) == 0.5          # all tied
-    assert metrics.auroc([0, 2], [1, 3]) == 0.75         # 3 of 4 pairs ordered
+    assert metrics.auroc([1, 1], [1, 1]) == 0.5  # all tied
+    assert metrics.auroc([0, 2], [1, 3]) == 0.75  # 3 of 4 pairs ordered
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=500), rng.normal(1, size=400)
     pairs = np.mean(b[:, None] > a[None, :])

@@ -22,7 +22,9 @@ def test_tf_same_padding_output_sizes():
     for size in (9, 10):
         x = torch.randn(2, 3, size, size)
         with torch.no_grad():
-            expected = torch.nn.functional.conv2d(mobilenet_graph.same_padding(x, 3, 2), conv3.weight, stride=2)
+            expected = torch.nn.functional.conv2d(
+                mobilenet_graph.same_padding(x, 3, 2), conv3.weight, stride=2
+            )
             assert torch.equal(conv3(x), expected)
 
 

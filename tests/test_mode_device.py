@@ -47,8 +47,12 @@ def test_mode_default_follows_forced_device(monkeypatch):
 @pytest.mark.parametrize("cuda", [True, False])
 @pytest.mark.parametrize("chosen", ["quick", "full"])
 def test_explicit_mode_wins(monkeypatch, cuda, chosen):
-    _hardware(monkeypatch, cuda=cuda, forced_device="cpu" if chosen == "full" else None,
-              workbook_mode=chosen.upper())
+    _hardware(
+        monkeypatch,
+        cuda=cuda,
+        forced_device="cpu" if chosen == "full" else None,
+        workbook_mode=chosen.upper(),
+    )
     assert mode.get_mode() == chosen
     text = mode.banner()
     assert text.startswith(f"Mode: {chosen}")

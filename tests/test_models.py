@@ -7,7 +7,10 @@ from helpers import data, models, train
 def test_resnet_shapes_and_depths():
     m = models.cifar_resnet(20)
     assert train.count_parameters(m) == 269_722
-    assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10) and m.features(torch.rand(2, 3, 32, 32)).shape == (2, 64)
+    assert m(torch.rand(2, 3, 32, 32)).shape == (2, 10) and m.features(torch.rand(2, 3, 32, 32)).shape == (
+        2,
+        64,
+    )
     assert train.count_parameters(models.cifar_resnet(56)) == 853_018
     with pytest.raises(ValueError, match="6n\\+2"):
         models.cifar_resnet(21)

@@ -53,8 +53,8 @@ def test_setup_cell_is_shared_and_short():
     first_name, first = next(iter(cells.items()))
     for name, src in cells.items():
         assert src.encode("utf-8") == first.encode("utf-8"), (
-            f"{name}: the first code cell (Colab setup) differs from {first_name}'s; "
-            "copy it byte for byte")
+            f"{name}: the first code cell (Colab setup) differs from {first_name}'s; copy it byte for byte"
+        )
     assert len(first.splitlines()) <= 6, "the Colab setup cell must be at most six lines"
 
 

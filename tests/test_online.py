@@ -26,11 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_base_url_tries_the_cache_path_then_the_file_name(monkeypatch):
     monkeypatch.setenv("WORKBOOK_DOWNLOAD_BASE", "http://classroom:8000/data")
     from helpers.download import source_urls
-    assert source_urls(["https://a.org/x/cifar-10-python.tar.gz", "http://b.org/y/cifar-10-python.tar.gz"]) == [
-        "http://classroom:8000/data/cifar-10-python.tar.gz"]
-    assert source_urls(["https://a.org/nm/t10k-images-idx3-ubyte.gz"], "raw/notmnist/t10k-images-idx3-ubyte.gz") == [
+
+    assert source_urls(
+        ["https://a.org/x/cifar-10-python.tar.gz", "http://b.org/y/cifar-10-python.tar.gz"]
+    ) == ["http://classroom:8000/data/cifar-10-python.tar.gz"]
+    assert source_urls(
+        ["https://a.org/nm/t10k-images-idx3-ubyte.gz"], "raw/notmnist/t10k-images-idx3-ubyte.gz"
+    ) == [
         "http://classroom:8000/data/raw/notmnist/t10k-images-idx3-ubyte.gz",  # a server of a cache folder
-        "http://classroom:8000/data/t10k-images-idx3-ubyte.gz"]                # a flat folder of downloads
+        "http://classroom:8000/data/t10k-images-idx3-ubyte.gz",
+    ]  # a flat folder of downloads
     monkeypatch.delenv("WORKBOOK_DOWNLOAD_BASE")
     assert source_urls(["https://a.org/x/f.gz"], "raw/f.gz") == ["https://a.org/x/f.gz"]
 
@@ -57,7 +62,9 @@ def test_torchvision_mobilenet_over_http(online, monkeypatch):
 
 def test_torchvision_mobilenet_wrong_hash_rejected(online, monkeypatch):
     (online / "mobilenet_v2-deadbeef.pth").write_bytes(b"not the weights")
-    monkeypatch.setattr(mobilenet, "TORCHVISION_URL", "https://download.pytorch.org/models/mobilenet_v2-deadbeef.pth")
+    monkeypatch.setattr(
+        mobilenet, "TORCHVISION_URL", "https://download.pytorch.org/models/mobilenet_v2-deadbeef.pth"
+    )
     with pytest.raises(ChecksumError, match="deadbeef"):
         mobilenet.load_mobilenet_v2()
 
@@ -73,8 +80,12 @@ def test_notebook_02_runs_online_without_a_mirror(mirror, tmp_path, server):
 
     root, url = server
     source = np.load(mirror / "mnist.npz")
-    names = {"train-images-idx3-ubyte.gz": "x_train", "train-labels-idx1-ubyte.gz": "y_train",
-             "t10k-images-idx3-ubyte.gz": "x_test", "t10k-labels-idx1-ubyte.gz": "y_test"}
+    names = {
+        "train-images-idx3-ubyte.gz": "x_train",
+        "train-labels-idx1-ubyte.gz": "y_train",
+        "t10k-images-idx3-ubyte.gz": "x_test",
+        "t10k-labels-idx1-ubyte.gz": "y_test",
+    }
     for name, key in names.items():
         fixtures.write_idx(root / name, source[key])
     sums = {name: md5(root / name) for name in names}
@@ -87,8 +98,9 @@ def test_notebook_02_runs_online_without_a_mirror(mirror, tmp_path, server):
     for var in ("WORKBOOK_DATA", "WORKBOOK_OFFLINE"):
         env.pop(var, None)
     env.update(WORKBOOK_CACHE=str(tmp_path / "cache"), WORKBOOK_DOWNLOAD_BASE=url)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute(env=env)
     assert (tmp_path / "cache" / "mnist.npz").exists()
     assert sorted(p.name for p in (tmp_path / "cache" / "raw" / "mnist").iterdir()) == sorted(names)

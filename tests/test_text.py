@@ -8,7 +8,18 @@ from helpers import text
 
 def test_tokenize_documented_rules():
     assert text.tokenize("Great film!<br /><br />I didn't LIKE the end...") == [
-        "great", "film", "!", "i", "didn't", "like", "the", "end", ".", ".", "."]
+        "great",
+        "film",
+        "!",
+        "i",
+        "didn't",
+        "like",
+        "the",
+        "end",
+        ".",
+        ".",
+        ".",
+    ]
     assert text.tokenize("  ") == []
     assert text.tokenize("8/10, 'tis (really) fine?") == ["8", "10", "tis", "really", "fine", "?"]
 
@@ -31,8 +42,9 @@ def test_tokenize_keeps_words_of_any_script():
     assert text.tokenize("हिन्दी फ़िल्म") == ["हिन्दी", "फ़िल्म"]  # vowel signs stay in the word
 
 
-@pytest.mark.parametrize("bad, name", [(["a film", "another"], "list"), (None, "NoneType"),
-                                       (b"a film", "bytes")])
+@pytest.mark.parametrize(
+    "bad, name", [(["a film", "another"], "list"), (None, "NoneType"), (b"a film", "bytes")]
+)
 def test_tokenize_wants_one_str(bad, name):
     with pytest.raises(TypeError, match=f"tokenize wants one str, got {name}"):
         text.tokenize(bad)

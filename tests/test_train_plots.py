@@ -32,8 +32,17 @@ def test_fit_learns_real_mnist(mnist_small):
     torch.manual_seed(0)
     model = mlp()
     train_set, val_set = mnist_small
-    hist = train.fit(model, train_set, val_set, epochs=3, batch_size=64, lr=2e-3, seed=0,
-                     device=torch.device("cpu"), progress=False)
+    hist = train.fit(
+        model,
+        train_set,
+        val_set,
+        epochs=3,
+        batch_size=64,
+        lr=2e-3,
+        seed=0,
+        device=torch.device("cpu"),
+        progress=False,
+    )
     assert hist["epoch"] == [1, 2, 3]
     assert all(len(v) == 3 for v in hist.values())
     assert hist["train_loss"][-1] < hist["train_loss"][0]
@@ -51,8 +60,17 @@ def test_fit_names_its_second_set(mnist_small):
     runs = {}
     for name in ("val", "test"):
         torch.manual_seed(0)
-        runs[name] = train.fit(mlp(), mnist_small[0], mnist_small[1], epochs=1, batch_size=100, seed=0,
-                               device=torch.device("cpu"), progress=False, eval_name=name)
+        runs[name] = train.fit(
+            mlp(),
+            mnist_small[0],
+            mnist_small[1],
+            epochs=1,
+            batch_size=100,
+            seed=0,
+            device=torch.device("cpu"),
+            progress=False,
+            eval_name=name,
+        )
     assert "val_acc" not in runs["test"] and "test_loss" not in runs["val"]
     assert runs["test"]["test_acc"] == runs["val"]["val_acc"]
     assert runs["test"]["test_loss"] == runs["val"]["val_loss"]
@@ -83,9 +101,15 @@ def test_fit_with_scheduler_and_augment(mnist_small):
         calls.append(x.shape[0])
         return torch.flip(x, dims=[3])
 
-    hist = train.fit(model, mnist_small[0], epochs=1, batch_size=500, progress=False,
-                     augment=augment,
-                     scheduler=lambda opt, n: torch.optim.lr_scheduler.OneCycleLR(opt, 0.01, total_steps=n))
+    hist = train.fit(
+        model,
+        mnist_small[0],
+        epochs=1,
+        batch_size=500,
+        progress=False,
+        augment=augment,
+        scheduler=lambda opt, n: torch.optim.lr_scheduler.OneCycleLR(opt, 0.01, total_steps=n),
+    )
     assert sum(calls) == 3000 and len(calls) == 6
     assert "val" not in train.summarize(hist)  # no validation set: no NaN columns
     assert math.isnan(hist["val_acc"][0]) and hist["lr"][0] < 0.01
@@ -126,11 +150,23 @@ def test_show_images_titles_mark_errors():
 
 
 def test_plot_history_draws_each_run():
-    h = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "train_acc": [0.5, 0.8],
-         "val_acc": [0.4, 0.7], "seconds": [1, 1], "lr": [1e-3, 1e-3]}
+    h = {
+        "epoch": [1, 2],
+        "train_loss": [1.0, 0.5],
+        "val_loss": [1.1, 0.7],
+        "train_acc": [0.5, 0.8],
+        "val_acc": [0.4, 0.7],
+        "seconds": [1, 1],
+        "lr": [1e-3, 1e-3],
+    }
     fig = plots.plot_history({"a": h, "b": h})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
-    assert [line.get_label() for line in fig.axes[0].lines] == ["a train", "a validation", "b train", "b validation"]
+    assert [line.get_label() for line in fig.axes[0].lines] == [
+        "a train",
+        "a validation",
+        "b train",
+        "b validation",
+    ]
     h = {k.replace("val_", "test_"): v for k, v in h.items()}  # fit(..., eval_name="test")
     fig = plots.plot_history(h)  # the legend names the set that was evaluated
     assert [line.get_label() for line in fig.axes[1].lines] == ["train", "test"]
@@ -205,7 +241,6 @@ def test_amp_dtype_without_emulation_keyword(monkeypatch):
     assert train.amp_dtype(torch.device("cuda")) is torch.bfloat16
 
 
-
 # --- no silent wrong results: NaN losses, empty sets, labels outside 0…C−1 ----------------------
 
 CPU = torch.device("cpu")
@@ -213,8 +248,7 @@ NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def deep_net():
-    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
-                         nn.Linear(16, 3))
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
 
 
 def small_set(n=64, classes=3):
@@ -227,8 +261,17 @@ def _diverge(device=CPU, **kwargs):
     torch.manual_seed(0)
     model = deep_net()
     with pytest.raises(train.NonFiniteLossError) as err:
-        train.fit(model, small_set(), epochs=5, batch_size=8, device=device, progress=False, seed=0,
-                  optimizer=torch.optim.SGD(model.parameters(), lr=1e6), **kwargs)
+        train.fit(
+            model,
+            small_set(),
+            epochs=5,
+            batch_size=8,
+            device=device,
+            progress=False,
+            seed=0,
+            optimizer=torch.optim.SGD(model.parameters(), lr=1e6),
+            **kwargs,
+        )
     return err.value
 
 
@@ -251,9 +294,14 @@ def test_fit_on_a_gpu_names_the_same_diverging_step():
     assert (late.epoch, late.step) == (exc.epoch, exc.step)
 
 
-@pytest.mark.parametrize("device, each_step", [
-    pytest.param(CPU, True, id="cpu-each-step"), pytest.param(CPU, False, id="cpu-once-per-epoch"),
-    pytest.param(torch.device("cuda"), None, id="cuda-default", marks=NEEDS_CUDA)])  # None: once per epoch
+@pytest.mark.parametrize(
+    "device, each_step",
+    [
+        pytest.param(CPU, True, id="cpu-each-step"),
+        pytest.param(CPU, False, id="cpu-once-per-epoch"),
+        pytest.param(torch.device("cuda"), None, id="cuda-default", marks=NEEDS_CUDA),
+    ],
+)  # None: once per epoch
 def test_fit_stops_at_the_batch_with_a_nan_pixel(device, each_step):
     x, y = torch.rand(40, 1, 4, 4), torch.randint(0, 3, (40,))
     x[17, 0, 2, 3] = math.nan
@@ -265,8 +313,17 @@ def test_fit_stops_at_the_batch_with_a_nan_pixel(device, each_step):
 
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     with pytest.raises(train.NonFiniteLossError, match="torch.isfinite") as err:
-        train.fit(model, (x, y), epochs=3, batch_size=8, augment=spy, device=device, progress=False,
-                  seed=0, check_each_step=each_step)
+        train.fit(
+            model,
+            (x, y),
+            epochs=3,
+            batch_size=8,
+            augment=spy,
+            device=device,
+            progress=False,
+            seed=0,
+            check_each_step=each_step,
+        )
     step = has_nan.index(True) + 1
     assert (err.value.epoch, err.value.step) == (1, step)
     assert f"epoch 1, step {step} of 5" in str(err.value)
@@ -321,8 +378,11 @@ def test_fit_checks_labels_before_training(bad, pos):
     y[pos] = bad
     model = deep_net()
     before = [p.detach().clone() for p in model.parameters()]
-    with pytest.raises(ValueError, match=f"train labels must be class indices 0…2 for a model with "
-                                         f"3 outputs; found {bad} at index {pos}"):
+    with pytest.raises(
+        ValueError,
+        match=f"train labels must be class indices 0…2 for a model with "
+        f"3 outputs; found {bad} at index {pos}",
+    ):
         train.fit(model, (x, y), epochs=1, batch_size=8, device=CPU, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())), "no step was taken"
     with pytest.raises(ValueError, match=f"val labels .* found {bad} at index {pos}"):
@@ -336,16 +396,33 @@ def test_other_integer_labels_and_float_targets_still_train():
     runs = {}
     for dtype in (torch.int64, torch.int32, torch.uint8):
         torch.manual_seed(0)
-        runs[dtype] = train.fit(deep_net(), (x, y.to(dtype)), (x, y.to(dtype)), epochs=2,
-                                batch_size=16, device=CPU, progress=False, seed=0)
+        runs[dtype] = train.fit(
+            deep_net(),
+            (x, y.to(dtype)),
+            (x, y.to(dtype)),
+            epochs=2,
+            batch_size=16,
+            device=CPU,
+            progress=False,
+            seed=0,
+        )
     del runs[torch.int64]["seconds"], runs[torch.int32]["seconds"], runs[torch.uint8]["seconds"]
     assert runs[torch.int32] == runs[torch.int64] == runs[torch.uint8]
     assert 0 <= runs[torch.uint8]["val_acc"][-1] <= 1
     # regression (float targets, MSE): no label check, accuracy NaN
     torch.manual_seed(0)
     reg = nn.Linear(4, 1)
-    hist = train.fit(reg, (x, x.sum(1)), (x, x.sum(1)), epochs=30, batch_size=16, lr=0.05,
-                     loss_fn=lambda out, t: F.mse_loss(out.squeeze(1), t), device=CPU,
-                     progress=False, seed=0)
+    hist = train.fit(
+        reg,
+        (x, x.sum(1)),
+        (x, x.sum(1)),
+        epochs=30,
+        batch_size=16,
+        lr=0.05,
+        loss_fn=lambda out, t: F.mse_loss(out.squeeze(1), t),
+        device=CPU,
+        progress=False,
+        seed=0,
+    )
     assert hist["val_loss"][-1] < 0.1 * hist["train_loss"][0]
     assert math.isnan(hist["train_acc"][-1]) and math.isnan(hist["val_acc"][-1])

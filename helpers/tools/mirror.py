@@ -25,15 +25,20 @@ def build_mirror(folder: Path) -> list[str]:
     """
     folder = Path(folder).expanduser().resolve()
     builds: dict[str, Callable[[Path], None]] = {
-        "mnist.npz": data._build_mnist, "notmnist.npz": data._build_notmnist, "cifar10.npz": data._build_cifar10,
-        "hymenoptera.npz": data._build_hymenoptera, "imdb.jsonl.gz": data._build_imdb,
+        "mnist.npz": data._build_mnist,
+        "notmnist.npz": data._build_notmnist,
+        "cifar10.npz": data._build_cifar10,
+        "hymenoptera.npz": data._build_hymenoptera,
+        "imdb.jsonl.gz": data._build_imdb,
     }
+
     def copy_of(find: Callable[[], Path]) -> Callable[[Path], None]:
         # the cache's file (downloaded there if missing, checked against the pinned hash), never another
         # mirror's, then copied: the cache keeps every original download, so a server of it can serve a class
         def build(dest: Path) -> None:
             with atomic_path(dest) as tmp:
                 shutil.copyfile(find(), tmp)
+
         return build
 
     for name, (filename, _, url) in data.WEIGHTS.items():
@@ -52,13 +57,17 @@ def build_mirror(folder: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.tools.mirror",
-                                     description="Build a mirror folder for offline use (WORKBOOK_DATA): "
-                                                 "download everything into DIR, converted, with a SHA256SUMS.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.tools.mirror",
+        description="Build a mirror folder for offline use (WORKBOOK_DATA): "
+        "download everything into DIR, converted, with a SHA256SUMS.",
+    )
     parser.add_argument("dir", type=Path, metavar="DIR")
     args = parser.parse_args(argv)
     files = build_mirror(args.dir)
-    print(f"{len(files)} files and SHA256SUMS in {args.dir.resolve()}: set WORKBOOK_DATA={args.dir.resolve()}")
+    print(
+        f"{len(files)} files and SHA256SUMS in {args.dir.resolve()}: set WORKBOOK_DATA={args.dir.resolve()}"
+    )
     return 0
 
 

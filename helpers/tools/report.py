@@ -70,8 +70,10 @@ def summarize_outputs(nb: dict) -> dict[str, str]:
     joined = "\n".join(text)
     dev = DEVICE.search(joined)
     heads = HEADLINE.findall(joined)
-    return {"device": dev.group("device") if dev else "?",
-            "headline": "; ".join(f"{n} = {v}" for n, v in heads) or "?"}
+    return {
+        "device": dev.group("device") if dev else "?",
+        "headline": "; ".join(f"{n} = {v}" for n, v in heads) or "?",
+    }
 
 
 def printed_text(nb: dict) -> str:
@@ -185,8 +187,14 @@ def _shut_down(client) -> None:
     client.kc = client.km = None
 
 
-def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path | None = None,
-                 budget_s: float | None = None, kill_after_s: float = 30) -> dict:
+def run_notebook(
+    path: Path | str,
+    mode: str,
+    timeout: int = 3600,
+    out_dir: Path | None = None,
+    budget_s: float | None = None,
+    kill_after_s: float = 30,
+) -> dict:
     """Execute one notebook (any path) in ``mode`` with a fresh kernel; return its row of the table.
 
     Never raises for what happens inside the kernel: a failing cell, a cell past ``timeout``
@@ -230,9 +238,15 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
         stops.append((signal.Signals(signum).name, time.perf_counter()))
         _signal_kernel(client.km, signal.SIGINT if len(stops) == 1 else signal.SIGKILL)
 
-    client = NotebookClient(nb, timeout=timeout, timeout_func=cell_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=before_cell,
-                            on_cell_executed=sample_memory)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        timeout_func=cell_timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_execute=before_cell,
+        on_cell_executed=sample_memory,
+    )
     failure: list[Exception] = []
 
     def execute(in_worker: bool) -> None:
@@ -280,10 +294,16 @@ def run_notebook(path: Path | str, mode: str, timeout: int = 3600, out_dir: Path
                 tmp.write_text(printed_text(executed), encoding="utf-8")
         if stops:
             status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
-        return {"notebook": path.name, "mode": mode, "seconds": round(seconds, 1),
-                "peak_memory_gb": round(max(peaks), 2) if peaks else None, "status": status,
-                **summarize_outputs(executed),
-                "date": datetime.now().astimezone().isoformat(timespec="seconds"), "hardware": hardware()}
+        return {
+            "notebook": path.name,
+            "mode": mode,
+            "seconds": round(seconds, 1),
+            "peak_memory_gb": round(max(peaks), 2) if peaks else None,
+            "status": status,
+            **summarize_outputs(executed),
+            "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "hardware": hardware(),
+        }
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -296,8 +316,9 @@ def _cpu_model() -> str:
                 return " ".join(line.split(":", 1)[1].split())
     if platform.system() == "Darwin":
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                  text=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
@@ -311,8 +332,12 @@ def _gpus() -> list[str]:
     if not shutil.which("nvidia-smi"):
         return []
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         return [ln.strip() for ln in out.stdout.splitlines() if ln.strip()] if out.returncode == 0 else []
     return []
 
@@ -330,8 +355,9 @@ def hardware() -> str:
         parts.append(f"{mem:.0f} GB memory")
     gpus = _gpus()
     if gpus:
-        parts.append(", ".join(f"{gpus.count(g)}× {g}" if gpus.count(g) > 1 else g
-                               for g in dict.fromkeys(gpus)))
+        parts.append(
+            ", ".join(f"{gpus.count(g)}× {g}" if gpus.count(g) > 1 else g for g in dict.fromkeys(gpus))
+        )
     elif platform.system() == "Darwin" and platform.machine() == "arm64":
         parts.append("Apple GPU")
     else:
@@ -358,8 +384,10 @@ def table(rows: list[dict], marks: dict[str, str] | None = None) -> str:
         secs += (marks or {}).get(_machine(r), "") if secs != "—" else ""
         gb = r.get("peak_memory_gb")
         memory = f"{gb:.1f} GB" if isinstance(gb, (int, float)) else "—"
-        lines.append(f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | {memory} | "
-                     f"{_cell(r['headline'])} | {_cell(r['status'])} |")
+        lines.append(
+            f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | {memory} | "
+            f"{_cell(r['headline'])} | {_cell(r['status'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -410,15 +438,30 @@ def readme_table(results: Path, notebooks: list[str] | None = None) -> str:
             raise ValueError(f"{results}: row {r.get('notebook')!r} lacks {', '.join(missing)}")
     mode = rows[0]["mode"] if rows else "?"
     have = {r["notebook"] for r in rows}
-    rows = merge_rows([{"notebook": n, "mode": mode, "device": "—", "seconds": None, "headline": "—",
-                        "status": "not yet measured"} for n in notebooks or [] if n not in have], rows)
+    rows = merge_rows(
+        [
+            {
+                "notebook": n,
+                "mode": mode,
+                "device": "—",
+                "seconds": None,
+                "headline": "—",
+                "status": "not yet measured",
+            }
+            for n in notebooks or []
+            if n not in have
+        ],
+        rows,
+    )
     dates = sorted({str(r["date"])[:10] for r in rows if r.get("date")})
     when = (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}") if dates else "date not recorded"
     timed = [_machine(r) for r in rows if isinstance(r.get("seconds"), (int, float))]
     machines = sorted(dict.fromkeys(timed), key=timed.count, reverse=True)  # most rows first, then first seen
     if len(machines) > 1:  # say which row was measured on which machine
-        marks = {m: SUPERSCRIPTS[i] if len(machines) <= len(SUPERSCRIPTS) else f"[{i + 1}]"
-                 for i, m in enumerate(machines)}
+        marks = {
+            m: SUPERSCRIPTS[i] if len(machines) <= len(SUPERSCRIPTS) else f"[{i + 1}]"
+            for i, m in enumerate(machines)
+        }
         where = "; ".join(f"{marks[m]} on {m}" for m in machines)
         return f"{table(rows, marks)}\n\nMeasured {when}. Seconds marked {where}."
     where = "; ".join(machines) or "hardware not recorded"
@@ -462,26 +505,45 @@ def notebook_path(name: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.tools.report", description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*",
-                        help="notebook file names in notebooks/ or paths (default: all in notebooks/)")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.tools.report", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "notebooks", nargs="*", help="notebook file names in notebooks/ or paths (default: all in notebooks/)"
+    )
     parser.add_argument("--mode", choices=("quick", "full"), default="full")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for the results (written after every notebook) and the executed notebooks")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the results (written after every notebook) and the executed notebooks",
+    )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
-    parser.add_argument("--table", type=Path, metavar="RESULTS_JSON",
-                        help="print the README table of a results json and exit (runs nothing)")
-    parser.add_argument("--readme", action="store_true",
-                        help="regenerate README.md's results tables from their json files and exit")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="print the README table of a results json and exit (runs nothing)",
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="regenerate README.md's results tables from their json files and exit",
+    )
     args = parser.parse_args(argv)
     if args.table is not None:
         print(readme_table(args.table))
         return 0
     if args.readme:
         changed = update_readme()
-        print(f"README.md: {len(changed)} table(s) regenerated" + (f" ({', '.join(changed)})" if changed else ""))
+        print(
+            f"README.md: {len(changed)} table(s) regenerated"
+            + (f" ({', '.join(changed)})" if changed else "")
+        )
         return 0
-    paths = [notebook_path(n) for n in args.notebooks] if args.notebooks else sorted(NOTEBOOKS.glob("*.ipynb"))
+    paths = (
+        [notebook_path(n) for n in args.notebooks] if args.notebooks else sorted(NOTEBOOKS.glob("*.ipynb"))
+    )
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
@@ -496,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.out is not None:
             write_results(args.out, args.mode, rows)
         gb = f", peak {row['peak_memory_gb']:.1f} GB" if row["peak_memory_gb"] is not None else ""
-        print(f"  {row['seconds']:.0f} s{gb}, {row['status']}, {row['headline']}", file=sys.stderr, flush=True)
+        print(
+            f"  {row['seconds']:.0f} s{gb}, {row['status']}, {row['headline']}", file=sys.stderr, flush=True
+        )
         if row["status"].startswith(STOPPED):
             print("stopped: no further notebook runs", file=sys.stderr, flush=True)
             break
