@@ -59,13 +59,22 @@ def _as_numbers(got: Any) -> np.ndarray | str:
         return f"a {type(got).__name__} ({got!r:.40})"
     try:
         if hasattr(got, "detach"):  # a torch tensor: drop the gradient tracking, copy to the CPU
-            got = got.detach().cpu().numpy()
+            got = got.detach().cpu()
+            if str(got.dtype) == "torch.bfloat16":
+                got = got.float()  # NumPy has no bfloat16
+            got = got.numpy()
         arr = np.asarray(got)
     except Exception as exc:
         arr = None
         why = f"{type(exc).__name__}: {exc}"
     if arr is not None and arr.dtype.kind in "biuf":
         return arr
+    if (
+        arr is not None
+        and arr.dtype == object
+        and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in arr.flat)
+    ):
+        return arr.astype(np.float64)  # Python ints too large for int64: compared as floats
     if isinstance(got, (list, tuple)):
         rows = [len(r) if hasattr(r, "__len__") else "a number" for r in got]
         if len(set(map(str, rows))) > 1:
@@ -674,8 +683,18 @@ def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
         if got.min(initial=0) < 0 or got.max(initial=0) >= num_classes:
             raise ValueError(f"a new label lies outside 0..{num_classes - 1}")
         where = np.flatnonzero(got != old)
-        if 0 < len(where) < len(old) and np.array_equal(where, np.arange(len(where))):
-            raise ValueError("the changed positions are the first ones: pick them at random")
+        if len(old) >= 100 and 1 < len(where) < len(old):  # enough labels that chance cannot look like this
+            if len(set(np.diff(where).tolist())) == 1:
+                raise ValueError(
+                    "the changed positions form a block or an even stride (the first k, the last k, every "
+                    "other one): pick them at random"
+                )
+            first_half = np.mean(where < len(old) // 2)
+            if not 0.3 <= first_half <= 0.7:
+                raise ValueError(
+                    f"{first_half:.0%} of the changed positions lie in the first half of the labels: "
+                    "pick them at random over all of them"
+                )
         return np.array([len(where), len(np.unique(got[where]))])
 
     zeros = torch.zeros(1_000, dtype=torch.int64)

@@ -157,6 +157,10 @@ def _autocast(device: torch.device, amp: bool):
     return torch.autocast(torch.device(device).type, enabled=False)
 
 
+def _has_non_finite(x: torch.Tensor) -> bool:
+    return bool(x.dtype.is_floating_point and not torch.isfinite(x).all())
+
+
 def _accuracy_count(out: torch.Tensor, y: torch.Tensor) -> float:
     if y.dtype.is_floating_point or out.ndim != 2:
         return math.nan
@@ -216,6 +220,7 @@ def evaluate(
     and :class:`NonFiniteLossError` when a batch's loss is NaN/inf (e.g. NaN inputs).
     """
     x, y = _check_pair(data, "data")
+    _check_inputs(model, x, "data")
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -230,10 +235,18 @@ def evaluate(
             loss = (_first_loss(loss_fn, out, yb, {"data": y}) if i == 0 else loss_fn(out, yb)).item()
             if not math.isfinite(loss):
                 step = i // batch_size + 1
+                if not torch.isfinite(xb).all():
+                    why = "its inputs hold NaN/inf: find them with torch.isfinite(x).all()"
+                elif not torch.isfinite(out).all():
+                    why = (
+                        "its inputs are finite but the model's outputs are NaN/inf: its weights are NaN/inf "
+                        "or so large that the outputs overflow (a training run that diverged?)"
+                    )
+                else:
+                    why = "its inputs and the model's outputs are finite: check the loss function"
                 raise NonFiniteLossError(
                     f"evaluate: the loss is {loss} on batch {step} (rows {i}…{i + len(xb) - 1}) "
-                    "of the evaluation data (in fit: the second set, val or test); check its inputs with "
-                    "torch.isfinite(x).all(), and the model's weights",
+                    f"of the evaluation data; {why}",
                     None,
                     step,
                 )
@@ -253,7 +266,10 @@ def _first_loss(
     _check_labels(out, **labels)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        loss = loss_fn(out, yb)
+        try:
+            loss = loss_fn(out, yb)
+        except RuntimeError as exc:
+            raise _label_error(out, yb, exc) from exc
     for w in caught:
         if "broadcast" in str(w.message):
             raise ValueError(
@@ -264,6 +280,38 @@ def _first_loss(
             )
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return loss
+
+
+def _label_error(out: torch.Tensor, yb: torch.Tensor, exc: RuntimeError) -> Exception:
+    """A sentence for a loss that rejected the targets: class labels of the wrong dtype or shape."""
+    if out.ndim == 2 and yb.ndim == 1 and (yb.dtype.is_floating_point or yb.dtype == torch.bool):
+        return ValueError(
+            f"the labels y are {yb.dtype} but a classification loss (here for a model with "
+            f"{out.shape[1]} outputs) wants class indices 0…{out.shape[1] - 1} as integers: pass "
+            "y.long() (for a regression, use a loss like F.mse_loss and targets shaped like the output)"
+        )
+    if out.ndim == 2 and yb.ndim == 2 and yb.shape[1] == 1 and _is_integer(yb):
+        return ValueError(
+            f"the labels y have shape {tuple(yb.shape)}: class indices must be one per example, "
+            "shape (N,): pass y.squeeze(1)"
+        )
+    return exc
+
+
+def _check_inputs(model: nn.Module, x: torch.Tensor, name: str) -> None:
+    """Inputs the model cannot take, caught before training with the fix: raw uint8 pixels, or
+    floats of another precision than the model's weights."""
+    if x.dtype == torch.uint8:
+        raise ValueError(
+            f"{name}: x is uint8 (raw pixels 0…255?); the model computes in floats: convert the "
+            "images with helpers.data.to_tensor (float32 in [0, 1], shape (N, C, H, W))"
+        )
+    weights = [p.dtype for p in model.parameters() if p.dtype.is_floating_point]
+    if x.dtype.is_floating_point and weights and x.dtype != weights[0]:
+        raise ValueError(
+            f"{name}: x is {x.dtype} but the model's weights are {weights[0]}: pass "
+            f"x.to({weights[0]}) (or convert the model with model.to({x.dtype}))"
+        )
 
 
 def train_epoch(
@@ -402,6 +450,9 @@ def fit(
         val = _check_pair(val, eval_name, f"; pass val=None to train without a {eval_name} set")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be ≥ 1 (got {epochs}, {batch_size})")
+    _check_inputs(model, x, "train")
+    if val is not None:
+        _check_inputs(model, val[0], eval_name)
     device = device or get_device(verbose=False)
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
@@ -439,11 +490,21 @@ def fit(
             check_each_step=check_each_step,
         )
         seconds = time.perf_counter() - start  # train_epoch ends with a sync (.item()): the GPU is done
-        eval_loss, eval_acc = (
-            evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
-            if val is not None
-            else (math.nan, math.nan)
-        )
+        eval_loss, eval_acc = math.nan, math.nan
+        if val is not None:
+            try:
+                eval_loss, eval_acc = evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
+            except NonFiniteLossError as exc:
+                if _has_non_finite(val[0]):
+                    raise  # the evaluation set's own inputs: evaluate's error says where
+                raise NonFiniteLossError(
+                    f"training diverged in epoch {epoch}: the model's outputs on the {eval_name} set are "
+                    f"NaN/inf although its inputs are finite (the {eval_name} inputs are not to blame); "
+                    "the weights are NaN/inf or so large that they overflow. Try a lower learning rate (now "
+                    f"{optimizer.param_groups[0]['lr']:g}) or gradient clipping, and build the model afresh",
+                    epoch,
+                    math.ceil(len(x) / batch_size),
+                ) from exc
         row = (epoch, train_loss, train_acc, eval_loss, eval_acc, seconds, optimizer.param_groups[0]["lr"])
         for key, value in zip(keys, row):
             history[key].append(value)

@@ -89,6 +89,18 @@ def test_a_torch_tensor_answer_counts(capsys):
     assert "got [[1.0," in capsys.readouterr().out
 
 
+def test_bfloat16_and_huge_int_answers_are_numbers(capsys):
+    """A right answer in bfloat16 (NumPy has no such dtype) or as a Python int beyond int64 is judged
+    on its value, not rejected as "not numbers"."""
+    torch = pytest.importorskip("torch")
+    assert exercises.check(
+        "bf16", lambda: torch.tensor([0.5, 0.25], dtype=torch.bfloat16), [((), [0.5, 0.25])]
+    )
+    assert exercises.check("huge", lambda: 2**70, [((), float(2**70))])
+    assert not exercises.check("huge", lambda: 2**70, [((), 5.0)])
+    assert "not numbers" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "answer, why",
     [
@@ -215,6 +227,38 @@ def test_randomise_labels_check_catches_shortcuts(capsys):
 
     assert not exercises.check_randomise_labels(first_ones)
     assert "pick them at random" in capsys.readouterr().out
+
+    def last_ones(labels, frac, num_classes, seed):  # k positions, but always the last k
+        new = labels.clone()
+        k = round(frac * len(labels))
+        if k:
+            new[-k:] = (new[-k:] + torch.randint(1, num_classes, (k,))) % num_classes
+        return new
+
+    def every_other(labels, frac, num_classes, seed):  # spread out, but by a fixed stride
+        new = labels.clone()
+        k = round(frac * len(labels))
+        step = max(1, len(labels) // max(k, 1))
+        where = torch.arange(0, len(labels), step)[:k]
+        new[where] = (new[where] + torch.randint(1, num_classes, (len(where),))) % num_classes
+        return new
+
+    def random_in_first_half(labels, frac, num_classes, seed):  # random, but not over all positions
+        g = torch.Generator().manual_seed(seed)
+        k = round(frac * len(labels))
+        where = torch.randperm(max(k, len(labels) // 2), generator=g)[:k]
+        new = labels.clone()
+        new[where] = (new[where] + torch.randint(1, num_classes, (k,), generator=g)) % num_classes
+        return new
+
+    for wrong in (last_ones, every_other, random_in_first_half):
+        assert not exercises.check_randomise_labels(wrong), wrong.__name__
+        assert "pick them at random" in capsys.readouterr().out
+    for seed in range(20):  # a right answer never fails by bad luck, whatever its random numbers
+        assert exercises.check_randomise_labels(
+            lambda lab, f, k, s, offset=100 * seed: _randomise_labels(lab, f, k, s + offset)
+        )
+    capsys.readouterr()
     assert not exercises.check_randomise_labels(in_place)
     assert "input labels were modified" in capsys.readouterr().out
     assert not exercises.check_randomise_labels(always_plus_one)  # a different class, but never a random one

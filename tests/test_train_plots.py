@@ -426,3 +426,53 @@ def test_other_integer_labels_and_float_targets_still_train():
     )
     assert hist["val_loss"][-1] < 0.1 * hist["train_loss"][0]
     assert math.isnan(hist["train_acc"][-1]) and math.isnan(hist["val_acc"][-1])
+
+
+def test_divergence_seen_at_evaluation_is_called_divergence():
+    """SGD at lr 1e6: the weights grow until the outputs overflow at evaluation with every training loss
+    finite; the error says training diverged instead of blaming the val inputs."""
+    x, y = small_set()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    with pytest.raises(train.NonFiniteLossError, match=r"training diverged in epoch \d") as err:
+        train.fit(
+            model,
+            (x, y),
+            (x, y),
+            epochs=8,
+            batch_size=64,
+            device=CPU,
+            progress=False,
+            optimizer=torch.optim.SGD(model.parameters(), lr=1e6),
+        )
+    assert "lower learning rate (now 1e+06)" in str(err.value) and "not to blame" in str(err.value)
+    # evaluate alone says what is not finite: the outputs here, the inputs there
+    with pytest.raises(
+        train.NonFiniteLossError, match="inputs are finite but the model's outputs are NaN/inf"
+    ):
+        train.evaluate(model, (x, y))
+    x_bad = x.clone()
+    x_bad[3, 0] = math.nan
+    with pytest.raises(train.NonFiniteLossError, match="inputs hold NaN/inf"):
+        train.evaluate(deep_net(), (x_bad, y))
+    with pytest.raises(train.NonFiniteLossError, match="inputs hold NaN/inf"):  # fit: the val inputs' error
+        train.fit(deep_net(), (x, y), (x_bad, y), epochs=1, device=CPU, progress=False)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda x, y: ((x * 255).to(torch.uint8), y), r"train: x is uint8.*helpers.data.to_tensor"),
+        (lambda x, y: (x.double(), y), r"train: x is torch.float64.*x.to\(torch.float32\)"),
+        (lambda x, y: (x, y.float()), r"labels y are torch.float32.*y.long\(\)"),
+        (lambda x, y: (x, y > 0), r"labels y are torch.bool.*y.long\(\)"),
+        (lambda x, y: (x, y[:, None]), r"shape \(64, 1\).*y.squeeze\(1\)"),
+    ],
+    ids=["uint8-images", "float64-images", "float-labels", "bool-labels", "labels-N-1"],
+)
+def test_inputs_and_labels_the_model_cannot_take_are_named(change, match):
+    """Each used to end in a raw RuntimeError from deep inside torch; now a ValueError with the fix."""
+    x, y = change(torch.rand(64, 1, 4, 4), torch.randint(0, 3, (64,)))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    with pytest.raises(ValueError, match=match):
+        train.fit(model, (x, y), epochs=1, device=CPU, progress=False)
