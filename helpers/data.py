@@ -20,6 +20,8 @@ weights_path        Path of a pretrained-weights file (CIFAR ResNet-20/56, Mobil
 
 from __future__ import annotations
 
+import collections
+import functools
 import gzip
 import io
 import json
@@ -28,6 +30,7 @@ import random
 import tarfile
 import zipfile
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,16 +40,18 @@ import torch
 from .download import (
     MIRROR_VAR,
     OFFLINE_VAR,
-    CacheNotWritableError,
     CorruptDataError,
     DataNotFoundError,
     atomic_path,
     cache_dir,
+    check_readable,
     download,
     file_hash,
     mirror_dir,
     offline,
+    read_sums,
     record_hash,
+    unreadable,
     verify,
 )
 
@@ -113,7 +118,12 @@ class Glove:
 
 
 def resolve(
-    filename: str, build: Callable[[Path], None] | None, what: str, source: str, mirror: bool = True
+    filename: str,
+    build: Callable[[Path], None] | None,
+    what: str,
+    source: str,
+    mirror: bool = True,
+    sha256: str | None = None,
 ) -> Path:
     """Find ``filename`` in the mirror, then the cache; else ``build(path)`` it in the cache.
 
@@ -121,13 +131,20 @@ def resolve(
     downloads the canonical files and writes ``path`` (atomically); its hash is then recorded in
     the cache's ``SHA256SUMS``. ``build=None`` means the file cannot be downloaded in this format.
     ``mirror=False``: skip the mirror folder (building a new mirror takes the original downloads).
+
+    A cache file that the cache's ``SHA256SUMS`` does not list (its line was lost, or an older
+    version wrote it) is not trusted: it is checked against ``sha256``, the file's published hash,
+    where there is one, else built again by ``build`` (from the verified original downloads, kept in
+    the cache: no network needed when they are there).
     """
     folder = mirror_dir() if mirror else None
     if folder is not None and (folder / filename).exists():
-        return verify(folder, filename, in_cache=False)
+        return verify(folder, filename, in_cache=False, fix=_fix)
     cache = cache_dir()
     if (cache / filename).exists():
-        return verify(cache, filename, in_cache=True)
+        if (read_sums(cache) or {}).get(filename) is None:
+            _rebuild_unlisted(cache, filename, build, what, sha256)
+        return verify(cache, filename, in_cache=True, fix=_fix)
     if folder is not None:
         looked = f"your mirror folder {MIRROR_VAR}={folder}"
     elif mirror:
@@ -153,34 +170,125 @@ def resolve(
     return cache / filename
 
 
-def _fix(path: Path) -> str:
-    """What to do about a bad file: a cache file is rebuilt, a mirror file must be copied again."""
+def _rebuild_unlisted(
+    cache: Path, filename: str, build: Callable[[Path], None] | None, what: str, sha256: str | None
+) -> None:
+    """Make ``cache/filename``, a file the cache's SHA256SUMS does not list, trustworthy and record its
+    hash: check it against its published ``sha256``, else build it again (see :func:`resolve`)."""
+    path = cache / filename
+    check_readable(path, in_cache=True, fix=_fix)
+    if sha256 is not None:
+        try:
+            got = file_hash(path)
+        except OSError as exc:
+            raise unreadable(path, exc, _fix(path)) from exc
+        if got.startswith(sha256.lower()):
+            record_hash(cache, filename, got)
+            return
+        if build is None:
+            raise CorruptDataError(
+                f"{path}: its SHA-256 is {got}, but the published one is {sha256}. The file is damaged "
+                f"or is not the file it is named after: {_fix(path)}."
+            )
+    elif build is None:
+        raise CorruptDataError(
+            f"{path} has no hash recorded in {cache / 'SHA256SUMS'}, so it is not trusted, and the cache "
+            f"cannot make it again (it has no download). Fix: set {MIRROR_VAR} to your mirror folder "
+            f"(the one holding {filename}), or move {path} there and list it in its SHA256SUMS."
+        )
     try:
-        Path(path).resolve().relative_to(cache_dir().resolve())
+        build(path)  # checks the original downloads against their published checksums
+    except DataNotFoundError as exc:
+        raise type(exc)(
+            f"{what}: {path} has no hash recorded in {cache / 'SHA256SUMS'} (its line was lost, or an "
+            f"older version wrote it), so it is not trusted and is made again from the original "
+            f"downloads, which failed: {exc}"
+        ) from exc
+    record_hash(cache, filename, file_hash(path))
+
+
+def _raw_downloads(filename: str) -> list[str] | None:
+    """The original downloads (paths in the cache) that the cache's ``filename`` is converted from, or
+    None for a file that is itself a download (weights, ``raw/…``)."""
+    return {
+        "mnist.npz": [f"raw/mnist/{name}" for name in MNIST_FILES],
+        "notmnist.npz": [f"raw/notmnist/{name}" for name in NOTMNIST_FILES],
+        "cifar10.npz": ["raw/cifar-10-python.tar.gz"],
+        "hymenoptera.npz": ["raw/hymenoptera_data.zip"],
+        "imdb.jsonl.gz": ["raw/aclImdb_v1.tar.gz"],
+    }.get(filename)
+
+
+def _fix(path: Path) -> str:
+    """What to do about a bad file, fitted to where it is and whether it can be made again here.
+
+    A file in the mirror folder is never to be deleted (it may be the only copy, also when the mirror
+    and the cache are one folder): copy it again. A cache file is deleted and made again only where
+    that can work: with downloads on, or offline when it is made from files at hand (the original
+    downloads in the cache, or the mirror file an uncompressed copy is made from).
+    """
+    path = Path(path).resolve()
+
+    def inside(folder: Callable[[], Path | None]) -> Path | None:
+        with suppress(ValueError, OSError):  # DataNotFoundError (a mistyped mirror) is an OSError
+            root = folder()
+            if root is not None:
+                path.relative_to(root.resolve())
+                return root.resolve()
+        return None
+
+    mirror = inside(mirror_dir)
+    if mirror is not None:
+        return f"copy it again into your mirror folder {mirror} (from the original mirror folder)"
+    cache = inside(cache_dir)
+    if cache is None:
+        return "replace it with a good copy"
+    relative = path.relative_to(cache).as_posix()
+    try:
+        downloads_off = offline()
+    except ValueError:
+        downloads_off = False
+    if not downloads_off:
         return "delete it and run again (the cache rebuilds it)"
-    except (ValueError, CacheNotWritableError):
-        return "copy it again into your mirror folder"
+    if relative.endswith(".uncompressed.npz"):
+        return "delete it and run again (the cache rebuilds it from your mirror folder)"
+    raw = _raw_downloads(relative)
+    if raw and all((cache / r).is_file() for r in raw):
+        return "delete it and run again (the cache rebuilds it from the original downloads it keeps)"
+    return (
+        f"downloads are off ({OFFLINE_VAR}=1), so the cache cannot make it again here: set {MIRROR_VAR} "
+        f"to a mirror folder that holds a good copy; or, with internet access, unset {OFFLINE_VAR}, "
+        "then delete it and run again (the cache downloads and rebuilds it)"
+    )
+
+
+def _fix_sentence(path: Path) -> str:
+    """:func:`_fix`, starting with a capital letter (the rest unchanged: paths keep their case)."""
+    fix = _fix(path)
+    return fix[:1].upper() + fix[1:]
 
 
 def _open_npz(path: Path) -> dict[str, np.ndarray]:
     """Load every array of an ``.npz`` into memory (no pickle).
 
     LZMA-compressed mirror files decompress slowly, so the first load keeps an uncompressed copy
-    in the cache (its hash recorded there) and later loads read that.
+    in the cache (its hash recorded there) and later loads read that. A copy whose hash is not
+    recorded (its line was lost) is not trusted: it is made again from ``path``.
     """
     try:
         with zipfile.ZipFile(path) as zf:
             lzma = any(info.compress_type == zipfile.ZIP_LZMA for info in zf.infolist())
         if lzma:
             fast_name = f"{path.stem}.{path.stat().st_size}.uncompressed.npz"
-            fast = cache_dir() / fast_name
-            if fast.exists():
-                return _read_npz(verify(cache_dir(), fast_name, in_cache=True))
+            cache = cache_dir()
+            fast = cache / fast_name
+            if fast.exists() and (read_sums(cache) or {}).get(fast_name) is not None:
+                return _read_npz(verify(cache, fast_name, in_cache=True, fix=_fix))
             arrays = _read_npz(path)
             with atomic_path(fast) as tmp:
                 with open(tmp, "wb") as fh:
                     np.savez(fh, **arrays)
-            record_hash(cache_dir(), fast_name, file_hash(fast))
+            record_hash(cache, fast_name, file_hash(fast))
             return arrays
     except (zipfile.BadZipFile, EOFError) as exc:
         raise CorruptDataError(
@@ -216,7 +324,7 @@ def check_images(
     """
 
     def bad(why: str) -> CorruptDataError:
-        return CorruptDataError(f"{path} is not the {what} file: {why}. {_fix(path).capitalize()}.")
+        return CorruptDataError(f"{path} is not the {what} file: {why}. {_fix_sentence(path)}.")
 
     for split, allowed in counts.items():
         x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
@@ -283,7 +391,7 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as fh:
             raw = fh.read()
     except (OSError, EOFError) as exc:
-        raise CorruptDataError(f"{path} is not a readable idx file: {exc}. Delete it and retry.") from exc
+        raise CorruptDataError(f"{path} is not a readable idx file: {exc}. {_fix_sentence(path)}.") from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise CorruptDataError(f"{path}: not an unsigned-byte idx file (bad magic number)")
     ndim = raw[3]
@@ -389,10 +497,10 @@ def read_cifar10_tar(path: Path) -> dict[str, np.ndarray]:
                     names = [n.decode() for n in meta[b"label_names"]]
     except (tarfile.TarError, EOFError, OSError, pickle.UnpicklingError, KeyError) as exc:
         raise CorruptDataError(
-            f"{path} is not a valid CIFAR-10 archive: {exc}. Delete it and retry."
+            f"{path} is not a valid CIFAR-10 archive: {exc}. {_fix_sentence(path)}."
         ) from exc
     if not xs["train"] or not xs["test"]:
-        raise CorruptDataError(f"{path}: no data_batch_* / test_batch found; delete it and retry.")
+        raise CorruptDataError(f"{path}: no data_batch_* / test_batch found. {_fix_sentence(path)}.")
     return {
         "x_train": np.concatenate(xs["train"]),
         "y_train": np.concatenate(ys["train"]),
@@ -428,6 +536,34 @@ def load_cifar10() -> ImageSplits:
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 HYMENOPTERA_COUNTS = {"train": 245, "val": 153}
 HYMENOPTERA_SIZE = 128
+# No checksum is published for the zip: a download must hold exactly these images, each of its original
+# size. The file lists "<width> <height> <split>/<class>/<file name>" per image, taken from the mirror.
+HYMENOPTERA_MANIFEST_FILE = Path(__file__).with_name("hymenoptera_manifest.txt")
+HYMENOPTERA_MANIFEST: dict[str, tuple[int, int]] | None = None  # None: the file's; tests set a fixture's
+
+
+@functools.cache
+def _read_manifest(path: Path) -> dict[str, tuple[int, int]]:
+    manifest = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            width, height, name = line.split(maxsplit=2)
+            manifest[name] = (int(width), int(height))
+    return manifest
+
+
+def hymenoptera_manifest() -> dict[str, tuple[int, int]]:
+    """``{"<split>/<class>/<file name>": (width, height)}``: every image of the published
+    ``hymenoptera_data.zip`` (398), with its original size."""
+    if HYMENOPTERA_MANIFEST is not None:
+        return HYMENOPTERA_MANIFEST
+    try:
+        return _read_manifest(HYMENOPTERA_MANIFEST_FILE)
+    except OSError as exc:
+        raise DataNotFoundError(
+            f"{HYMENOPTERA_MANIFEST_FILE}, the list of the ants/bees images that a download is checked "
+            f"against, cannot be read ({exc}): reinstall the workbook's helpers package."
+        ) from exc
 
 
 def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, np.ndarray]:
@@ -443,7 +579,7 @@ def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, 
         with zipfile.ZipFile(path) as zf:
             bad = zf.testzip()
             if bad is not None:
-                raise CorruptDataError(f"{path}: member {bad} fails its CRC check; delete and retry.")
+                raise CorruptDataError(f"{path}: member {bad} fails its CRC check. {_fix_sentence(path)}.")
             for name in sorted(zf.namelist()):
                 parts = Path(name).parts
                 if len(parts) < 4 or parts[-3] not in ("train", "val") or parts[-2] not in ("ants", "bees"):
@@ -459,7 +595,7 @@ def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, 
                     crop = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
                 records.append((f"{parts[-3]}/{parts[-2]}/{parts[-1]}", crop, (w, h)))
     except (zipfile.BadZipFile, OSError) as exc:
-        raise CorruptDataError(f"{path} is not a valid zip of images: {exc}. Delete it and retry.") from exc
+        raise CorruptDataError(f"{path} is not a valid zip of images: {exc}. {_fix_sentence(path)}.") from exc
     except CorruptDataError:
         raise
     records.sort(key=lambda r: r[0])
@@ -476,15 +612,54 @@ def read_hymenoptera_zip(path: Path, size: int = HYMENOPTERA_SIZE) -> dict[str, 
 
 
 def _validate_hymenoptera_zip(path: Path) -> None:
-    """No checksum is published for this zip: every member's CRC must hold and the image counts
-    must be the tutorial's 245 train / 153 val."""
+    """No checksum is published for this zip: every member's CRC must hold, and its images must be
+    those of :func:`hymenoptera_manifest` (the tutorial's 245 train / 153 val), each of its size.
+
+    Raises:
+        CorruptDataError: naming what differs (missing, extra and resized images, a few of each).
+    """
     arrays = read_hymenoptera_zip(path, size=8)
-    counts = {s: int((arrays["split"] == s).sum()) for s in HYMENOPTERA_COUNTS}
-    if counts != HYMENOPTERA_COUNTS:
-        raise CorruptDataError(f"{path}: expected {HYMENOPTERA_COUNTS} images, found {counts}")
+    manifest = hymenoptera_manifest()
+    found = [str(f) for f in arrays["files"]]
+    sizes = {f: (int(w), int(h)) for f, (w, h) in zip(found, arrays["orig_size"])}
+
+    def some(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+    problems = []
+    missing = sorted(set(manifest) - set(sizes))
+    extra = sorted(set(sizes) - set(manifest))
+    twice = sorted(f for f, n in collections.Counter(found).items() if n > 1)
+    resized = [f for f in sorted(set(sizes) & set(manifest)) if sizes[f] != tuple(manifest[f])]
+    if missing:
+        problems.append(f"{len(missing)} images missing ({some(missing)})")
+    if extra:
+        problems.append(f"{len(extra)} images not in it ({some(extra)})")
+    if twice:
+        problems.append(f"{len(twice)} images twice ({some(twice)})")
+    if resized:
+        problems.append(
+            f"{len(resized)} images of another size ("
+            + some(
+                [
+                    f"{f} is {sizes[f][0]}×{sizes[f][1]}, expected {manifest[f][0]}×{manifest[f][1]}"
+                    for f in resized
+                ]
+            )
+            + ")"
+        )
+    if problems:
+        counts = {s: sum(f.startswith(f"{s}/") for f in found) for s in ("train", "val")}
+        expected = {s: sum(f.startswith(f"{s}/") for f in manifest) for s in ("train", "val")}
+        raise CorruptDataError(
+            f"{path} is not the published ants/bees zip: expected the {len(manifest)} images "
+            f"{expected} listed in {HYMENOPTERA_MANIFEST_FILE.name}, found {len(found)} {counts}: "
+            + "; ".join(problems)
+        )
 
 
 def _build_hymenoptera(dest: Path) -> None:
+    hymenoptera_manifest()  # what the download is checked against: an error about it comes first
     raw = download(
         HYMENOPTERA_URL,
         cache_dir() / "raw" / "hymenoptera_data.zip",
@@ -514,7 +689,7 @@ def load_hymenoptera() -> ImageSplits:
         raise CorruptDataError(
             f"{path} is not the ants/bees file: expected {HYMENOPTERA_COUNTS} uint8 photos "
             f"of {HYMENOPTERA_SIZE}×{HYMENOPTERA_SIZE}×3, found {counts or 'no split key'} "
-            f"{x.dtype} {x.shape}. {_fix(path).capitalize()}."
+            f"{x.dtype} {x.shape}. {_fix_sentence(path)}."
         )
     train, test = split == "train", split == "val"
     return ImageSplits(
@@ -567,7 +742,9 @@ def read_imdb_tar(path: Path) -> list[dict]:
                         }
                     )
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise CorruptDataError(f"{path} is not a valid aclImdb archive: {exc}. Delete it and retry.") from exc
+        raise CorruptDataError(
+            f"{path} is not a valid aclImdb archive: {exc}. {_fix_sentence(path)}."
+        ) from exc
     for split, seed in (("train", 1), ("test", 2)):
         records[split].sort(key=lambda r: (r["label"], r["id"]))
         random.Random(seed).shuffle(records[split])
@@ -607,7 +784,7 @@ def load_imdb() -> TextSplits:
         if len(texts[split]) != n or positive * 2 != n or not set(labels[split]) <= {0, 1}:
             raise CorruptDataError(
                 f"{path} is not the IMDb file: its {split} split holds {len(texts[split]):,} reviews "
-                f"({positive:,} positive), expected {n:,} (half positive). {_fix(path).capitalize()}."
+                f"({positive:,} positive), expected {n:,} (half positive). {_fix_sentence(path)}."
             )
     return TextSplits(
         texts["train"],
@@ -690,6 +867,7 @@ def weights_path(name: str, mirror: bool = True) -> Path:
         f"{name} weights",
         url or f"your mirror folder ({MIRROR_VAR}), file weights/{filename}",
         mirror=mirror,
+        sha256=sha,
     )
 
 

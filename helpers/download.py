@@ -14,13 +14,16 @@ Resolution order used by :mod:`helpers.data` for every file:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import json
 import os
+import socket
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +40,11 @@ _REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 SUMS_FILE = "SHA256SUMS"  # ``sha256sum -c`` format: "<hex>  <relative path>" per line
 CONNECT_TIMEOUT_S = 10.0  # no answer to the connection within this: give up on that URL
 READ_TIMEOUT_S = 30.0  # no new byte for this long: give up on that URL
+# A server that trickles (a byte now and then, each within READ_TIMEOUT_S) must not hold a download
+# forever: after SLOW_GRACE_S, a download that has averaged under MIN_BYTES_PER_S since it started is
+# given up on, and the next URL is tried. Its deadline is SLOW_GRACE_S + bytes received / MIN_BYTES_PER_S.
+MIN_BYTES_PER_S = 10_000.0  # 10 kB/s: CIFAR-10's 170 MB would still finish, in under 5 hours
+SLOW_GRACE_S = 60.0
 STALE_PART_S = 600  # a .part file untouched this long was left by an interrupted download
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -59,6 +67,15 @@ class DownloadError(DataNotFoundError):
 
 class CacheNotWritableError(OSError):
     """The cache folder cannot be written to."""
+
+
+class DiskFullError(CacheNotWritableError):
+    """A file could not be written: its disk (or the user's quota) is full, or the file is too large
+    for its file system."""
+
+
+class TooSlowError(TimeoutError):
+    """A download fell under the minimum average throughput (``MIN_BYTES_PER_S``)."""
 
 
 class MissingChecksumsWarning(UserWarning):
@@ -118,6 +135,41 @@ def not_writable(path: Path, exc: BaseException | None = None) -> CacheNotWritab
     )
 
 
+_NO_ROOM = {
+    errno.ENOSPC: "no space is left on its disk",
+    errno.EFBIG: "it is too large for its file system (FAT32, for one, holds at most 4 GiB per file)",
+}
+if hasattr(errno, "EDQUOT"):  # not on Windows
+    _NO_ROOM[errno.EDQUOT] = "your disk quota is used up"
+
+
+def no_room(path: Path, exc: OSError) -> DiskFullError:
+    """The error for a write that failed for lack of room (``exc.errno`` in ENOSPC, EDQUOT, EFBIG)."""
+    path = Path(path)
+    in_cache = False
+    with contextlib.suppress(ValueError, OSError):
+        path.resolve().relative_to(cache_dir().resolve())
+        in_cache = True
+    if exc.errno == errno.EFBIG:
+        where = (
+            f"set {CACHE_VAR} to a folder on a disk whose file system holds larger files"
+            if in_cache
+            else "write it to a disk whose file system holds larger files"
+        )
+    else:
+        where = (
+            f"free some space there, or set {CACHE_VAR} to a folder on another disk with room"
+            if in_cache
+            else "free some space there, or write it to another disk"
+        )
+    error = DiskFullError(
+        f"could not write {path}: {_NO_ROOM.get(exc.errno, exc.strerror or str(exc))} "
+        f"({type(exc).__name__}: {exc.strerror or exc}). Fix: {where}, and run again."
+    )
+    error.errno = exc.errno
+    return error
+
+
 def offline() -> bool:
     """True when ``WORKBOOK_OFFLINE`` is 1/true/yes/on: never touch the network.
 
@@ -135,15 +187,40 @@ def offline() -> bool:
     )
 
 
+def download_base() -> str | None:
+    """``WORKBOOK_DOWNLOAD_BASE`` (ending in ``/``), or None when unset.
+
+    Raises:
+        ValueError: it is not an ``http://``, ``https://`` or ``file://`` URL (``10.0.0.5:8000/``, say),
+            naming the variable and the form it needs.
+    """
+    base = os.environ.get(BASE_URL_VAR, "").strip()
+    if not base:
+        return None
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme.lower() not in ("http", "https", "file") or (
+        parts.scheme.lower() != "file" and not parts.netloc
+    ):
+        raise ValueError(
+            f"{BASE_URL_VAR}={base!r} is not a server's URL: it must start with http:// or https:// "
+            f"(e.g. {BASE_URL_VAR}=http://10.0.0.5:8000/), or file:// for a folder. Fix the variable, "
+            "or unset it to download from the original sources."
+        )
+    return base if base.endswith("/") else base + "/"
+
+
 def source_urls(urls: Sequence[str], served_as: str | None = None) -> list[str]:
     """The URLs to try for a file: ``urls`` as given; or, when ``WORKBOOK_DOWNLOAD_BASE`` is set, that
     base followed by ``served_as``, the file's path in the cache folder (e.g.
     ``http://10.0.0.5:8000/raw/notmnist/t10k-images-idx3-ubyte.gz``: a server of a cache folder), then
-    by each URL's file name (``http://10.0.0.5:8000/cifar-10-python.tar.gz``: a flat folder of downloads)."""
-    base = os.environ.get(BASE_URL_VAR, "").strip()
-    if not base:
+    by each URL's file name (``http://10.0.0.5:8000/cifar-10-python.tar.gz``: a flat folder of downloads).
+
+    Raises:
+        ValueError: ``WORKBOOK_DOWNLOAD_BASE`` is malformed (see :func:`download_base`).
+    """
+    base = download_base()
+    if base is None:
         return list(urls)
-    base = base if base.endswith("/") else base + "/"
     names = ([served_as.lstrip("/")] if served_as else []) + [
         url.rstrip("/").rsplit("/", 1)[-1] for url in urls
     ]
@@ -164,21 +241,69 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success rename it to ``dest``, else delete it.
 
     Nothing half-written is ever left at ``dest``.
+
+    Raises:
+        CacheNotWritableError: the folder cannot be created or written.
+        DiskFullError: a write (in the ``with`` body or here) failed for lack of room: it names
+            ``dest`` where the library's error named no file.
     """
     dest = Path(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     except OSError as exc:
-        raise not_writable(dest.parent, exc) from exc
+        raise (no_room(dest, exc) if exc.errno in _NO_ROOM else not_writable(dest.parent, exc)) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
+    except OSError as exc:
+        if exc.errno in _NO_ROOM and not isinstance(exc, DiskFullError):
+            raise no_room(dest, exc) from exc
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if needed), across processes, for the
+    ``with`` body: two processes updating one file (``SHA256SUMS``) then never lose each other's
+    changes. Where the file system cannot lock (some network file systems), the body runs unlocked.
+
+    Raises:
+        CacheNotWritableError: the lock file cannot be created (a read-only folder).
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise not_writable(path.parent, exc) from exc
+    try:
+        try:
+            if os.name == "nt":  # pragma: no cover - Windows
+                import msvcrt
+
+                while True:  # LK_LOCK gives up after 10 s with an OSError: keep waiting
+                    with contextlib.suppress(OSError):
+                        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                        break
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # no locking here: a lost line is caught later (an unlisted cache file is rebuilt)
+        yield
+    finally:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            with contextlib.suppress(OSError):
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        os.close(fd)  # releases the lock
 
 
 def sweep_stale_parts(dest: Path, older_than_s: float = STALE_PART_S) -> None:
@@ -217,8 +342,11 @@ def download(
 
     Raises:
         DataNotFoundError: downloads are switched off (``WORKBOOK_OFFLINE``).
-        DownloadError: every URL failed (no network, a timeout, a broken connection).
+        DownloadError: every URL failed (no network, a timeout, an HTTP error, a broken connection,
+            a download too slow to finish: see ``MIN_BYTES_PER_S``), saying which at each URL.
         ChecksumError: the file arrived but its checksum is wrong at every URL (nothing is kept).
+        DiskFullError: the file does not fit on the disk (nothing is kept, no other URL is tried).
+        ValueError: ``WORKBOOK_DOWNLOAD_BASE`` is not a URL.
     """
     if md5 is None and sha256 is None and validate is None:
         raise ValueError("download() needs md5= or sha256= (or validate=) to verify the file")
@@ -226,7 +354,7 @@ def download(
     served_as = None  # the file's path in the cache folder, where a classroom server of a cache has it
     with contextlib.suppress(ValueError, OSError):
         served_as = dest.resolve().relative_to(cache_dir().resolve()).as_posix()
-    urls = source_urls([urls] if isinstance(urls, str) else urls, served_as)
+    given = [urls] if isinstance(urls, str) else list(urls)
     algorithm, expected = ("sha256", sha256.lower()) if sha256 else ("md5", (md5 or "").lower())
     if validate is None and len(expected) < 8:
         raise ValueError(f"a checksum needs at least 8 hex digits, got {expected!r}")
@@ -241,16 +369,23 @@ def download(
             return False
 
     name = what or dest.name
-    if dest.exists() and matches(dest):
+    if dest.is_file() and matches(dest):
         return dest
     if offline():
+        state = "fails its check" if dest.exists() else "is missing"
+        try:
+            first = source_urls(given, served_as)[0]
+        except ValueError:  # a malformed WORKBOOK_DOWNLOAD_BASE: said when downloads are on
+            first = given[0]
         raise DataNotFoundError(
-            f"{name}: downloads are off ({OFFLINE_VAR}=1) and {dest} is missing. "
+            f"{name}: downloads are off ({OFFLINE_VAR}=1) and {dest} {state}. "
             f"Set {MIRROR_VAR} to your mirror folder, or unset {OFFLINE_VAR} to "
-            f"download it from {urls[0]}."
+            f"download it from {first}."
         )
+    urls = source_urls(given, served_as)
     sweep_stale_parts(dest)
     failures: list[str] = []
+    kinds: list[str] = []
     bad_checksum: list[str] = []
     for url in urls:
         try:
@@ -268,10 +403,11 @@ def download(
             return dest
         except ChecksumError as exc:
             bad_checksum.append(str(exc))
-        except CacheNotWritableError:
+        except CacheNotWritableError:  # DiskFullError too: another URL would not fit either
             raise
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             failures.append(f"{url}: {type(exc).__name__}: {exc}")
+            kinds.append(failure_kind(exc))
     if bad_checksum:
         raise ChecksumError(
             f"{name}: the downloaded file failed verification ("
@@ -280,29 +416,80 @@ def download(
             "Run again, or fetch the file by hand."
             + (f" Other URLs failed: {'; '.join(failures)}" if failures else "")
         )
+    base = download_base()
+    server_hint = (
+        f"\nThe server {base} ({BASE_URL_VAR}) lacks the file or failed: check it serves the cache "
+        "folder of a machine that downloaded everything, or unset the variable."
+        if base and any(kind.startswith("HTTP") for kind in kinds)
+        else ""
+    )
     raise DownloadError(
-        f"Could not download {name} (no network?). Tried:\n  "
+        f"Could not download {name}: {'; '.join(dict.fromkeys(kinds))}. Tried:\n  "
         + "\n  ".join(failures)
+        + server_hint
         + f"\nOffline, set {MIRROR_VAR} to your mirror folder (and {OFFLINE_VAR}=1); see data/README.md."
     )
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What went wrong with one URL, in words: an HTTP status, a timeout, no connection, ..."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason} from the server"
+    if isinstance(exc, TooSlowError):
+        return "the download was too slow"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return "no answer in time (no network, or the server is down?)"
+    if isinstance(reason, socket.gaierror):
+        return "the server's name is unknown (no network?)"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the connection was refused (no network, or no server there?)"
+    if isinstance(reason, (http.client.HTTPException, ConnectionError)):
+        return "the connection broke off"
+    if isinstance(reason, FileNotFoundError) or (isinstance(reason, str) and "No such file" in reason):
+        return "no such file"
+    if isinstance(exc, ValueError):
+        return "a malformed URL"
+    return "a network error (no network?)"
 
 
 def fetch(url: str, dest: Path, desc: str) -> None:
     """Stream ``url`` into ``dest`` with a byte-level progress bar (no checksum: use :func:`download`).
 
-    Gives up after ``CONNECT_TIMEOUT_S`` without a connection or ``READ_TIMEOUT_S`` without a byte.
+    Gives up after ``CONNECT_TIMEOUT_S`` without a connection, ``READ_TIMEOUT_S`` without a byte, or
+    (:class:`TooSlowError`) when, after ``SLOW_GRACE_S``, it has averaged under ``MIN_BYTES_PER_S``
+    since it started: its deadline is ``SLOW_GRACE_S + bytes received / MIN_BYTES_PER_S``.
     """
+    start = time.monotonic()
     request = urllib.request.Request(url, headers={"User-Agent": "dl-workbook"})
     with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT_S) as response, open(dest, "wb") as out:
         sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
-        if sock is not None:  # HTTP(S): from now on, the timeout is per read
-            sock.settimeout(READ_TIMEOUT_S)
         total = int(response.headers.get("Content-Length") or 0) or None
         read = getattr(response, "read1", response.read)
         with tqdm(
             total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Downloading {desc}", miniters=1
         ) as bar:
-            for chunk in iter(lambda: read(1 << 16), b""):
+
+            def too_slow() -> TooSlowError:
+                return TooSlowError(
+                    f"too slow: {bar.n:,} bytes in {time.monotonic() - start:.0f} s, under the minimum "
+                    f"average of {MIN_BYTES_PER_S:,.0f} bytes/s (after the first {SLOW_GRACE_S:g} s)"
+                )
+
+            while True:
+                left = start + SLOW_GRACE_S + bar.n / MIN_BYTES_PER_S - time.monotonic()
+                if left <= 0:
+                    raise too_slow()
+                if sock is not None:  # HTTP(S): wait for the next byte until the deadline at most
+                    sock.settimeout(min(READ_TIMEOUT_S, left))
+                try:
+                    chunk = read(1 << 16)
+                except TimeoutError:
+                    if READ_TIMEOUT_S > left:  # the deadline, not READ_TIMEOUT_S, ran out
+                        raise too_slow() from None
+                    raise
+                if not chunk:
+                    break
                 out.write(chunk)
                 bar.update(len(chunk))
             if total is not None and bar.n != total:
@@ -327,11 +514,16 @@ def read_sums(folder: Path) -> dict[str, str] | None:
 
 
 def record_hash(folder: Path, relative: str, digest: str) -> None:
-    """Add or replace ``relative``'s line in ``folder/SHA256SUMS`` (written atomically)."""
-    sums = read_sums(folder) or {}
-    sums[relative] = digest
-    with atomic_path(Path(folder) / SUMS_FILE) as tmp:
-        tmp.write_text("".join(f"{d}  {n}\n" for n, d in sorted(sums.items())), encoding="utf-8")
+    """Add or replace ``relative``'s line in ``folder/SHA256SUMS`` (written atomically).
+
+    Processes recording at the same time take turns (a lock on ``folder/.SHA256SUMS.lock``), so none
+    loses another's lines.
+    """
+    with locked(Path(folder) / f".{SUMS_FILE}.lock"):
+        sums = read_sums(folder) or {}
+        sums[relative] = digest
+        with atomic_path(Path(folder) / SUMS_FILE) as tmp:
+            tmp.write_text("".join(f"{d}  {n}\n" for n, d in sorted(sums.items())), encoding="utf-8")
 
 
 def _stamps_path() -> Path:
@@ -354,25 +546,78 @@ def verified_hash(path: Path) -> str:
     if entry and entry[:2] == version:
         return entry[2]
     digest = file_hash(path)
-    stamps[key] = [*version, digest]
-    with contextlib.suppress(OSError, CacheNotWritableError):  # a read-only cache: hash every time
-        with atomic_path(_stamps_path()) as tmp:
-            tmp.write_text(json.dumps(stamps), encoding="utf-8")
+    # a read-only cache: hash every time
+    with contextlib.suppress(OSError, ValueError, CacheNotWritableError):
+        stamps_path = _stamps_path()
+        with locked(stamps_path.with_name(f"{stamps_path.name}.lock")):  # keep others' stamps
+            with contextlib.suppress(OSError, ValueError):
+                stamps = json.loads(stamps_path.read_text(encoding="utf-8"))
+            stamps[key] = [*version, digest]
+            with atomic_path(stamps_path) as tmp:
+                tmp.write_text(json.dumps(stamps), encoding="utf-8")
     return digest
 
 
 _warned: set[str] = set()
 
 
-def verify(folder: Path, relative: str, *, in_cache: bool) -> Path:
-    """Check ``folder/relative`` against ``folder/SHA256SUMS``; return the path.
-
-    A mirror folder without SHA256SUMS (or a file it does not list) loads with one warning.
+def check_readable(path: Path, *, in_cache: bool, fix: Callable[[Path], str] | None = None) -> None:
+    """Raise a clear error when ``path`` is a folder or cannot be read (``fix(path)``: what to do about
+    a bad file there, as in :func:`verify`, for an error that is not about permissions).
 
     Raises:
-        CorruptDataError: the hash differs, with the fix (delete a cache file; re-copy a mirror file).
+        CorruptDataError: naming the file, what is wrong and the fix.
+    """
+    path = Path(path)
+    if path.is_dir():
+        instead = (
+            "move that folder out of the way and run again (the cache makes the file anew)"
+            if in_cache
+            else "put the file there instead (copy it again from the original mirror folder)"
+        )
+        raise CorruptDataError(f"{path} is a folder, not a file: {instead}.")
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise unreadable(path, exc, fix(path) if fix is not None else _default_fix(path, in_cache)) from exc
+
+
+def unreadable(path: Path, exc: OSError, fix: str) -> CorruptDataError:
+    """The error for a file that exists but could not be read (no permission, a disk error)."""
+    why = f"{type(exc).__name__}: {exc.strerror or exc}"
+    if isinstance(exc, PermissionError):
+        return CorruptDataError(
+            f"{path} cannot be read ({why}): give your user read access to it "
+            f"(e.g. chmod a+r '{path}') and run again."
+        )
+    return CorruptDataError(f"{path} cannot be read ({why}): {fix}.")
+
+
+def _default_fix(path: Path, in_cache: bool) -> str:
+    return (
+        "delete it and run again: it is downloaded and rebuilt"
+        if in_cache
+        else "copy it again from the original mirror folder"
+    )
+
+
+def verify(folder: Path, relative: str, *, in_cache: bool, fix: Callable[[Path], str] | None = None) -> Path:
+    """Check ``folder/relative`` against ``folder/SHA256SUMS``; return the path.
+
+    A mirror folder without SHA256SUMS (or a file it does not list) loads with one warning; a cache
+    file that SHA256SUMS does not list loads as it is (:func:`helpers.data.resolve` rebuilds those
+    before they get here).
+
+    Args:
+        fix: ``fix(path)`` says what to do about a damaged file (default: delete a cache file, copy a
+            mirror file again).
+
+    Raises:
+        CorruptDataError: the file is a folder, cannot be read, or its hash differs; with the fix.
     """
     path = Path(folder) / relative
+    check_readable(path, in_cache=in_cache, fix=fix)
     sums = read_sums(folder)
     expected = None if sums is None else sums.get(relative)
     if expected is None:
@@ -386,15 +631,14 @@ def verify(folder: Path, relative: str, *, in_cache: bool) -> Path:
                 stacklevel=3,
             )
         return path
-    got = verified_hash(path)
+    advice = fix or (lambda p: _default_fix(p, in_cache))
+    try:
+        got = verified_hash(path)
+    except OSError as exc:
+        raise unreadable(path, exc, advice(path)) from exc
     if got != expected:
-        fix = (
-            "delete it and run again: it is downloaded and rebuilt"
-            if in_cache
-            else "copy it again from the original mirror folder"
-        )
         raise CorruptDataError(
             f"{path}: its SHA-256 is {got}, but {Path(folder) / SUMS_FILE} says {expected}. The file "
-            f"is damaged or is not the file it is named after: {fix}."
+            f"is damaged or is not the file it is named after: {advice(path)}."
         )
     return path

@@ -124,11 +124,16 @@ def write_imdb(path: Path) -> list[tuple[str, str, str]]:
     return reviews
 
 
-def write_hymenoptera(path: Path, counts: dict[str, int]) -> None:
-    """A hymenoptera_data.zip of small random JPEG/PNG photos; ``counts`` per split (half ants)."""
+def write_hymenoptera(path: Path, counts: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """A hymenoptera_data.zip of small random PNG photos; ``counts`` per split (half ants).
+
+    Returns its manifest, ``{"<split>/<class>/<file>": (width, height)}``: the download is checked
+    against ``data.HYMENOPTERA_MANIFEST`` (the real zip's when None), so set it to this one
+    (:func:`use_hymenoptera_manifest`)."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
+    manifest = {}
     with zipfile.ZipFile(path, "w") as zf:
         for split, n in counts.items():
             for k in range(n):
@@ -138,6 +143,18 @@ def write_hymenoptera(path: Path, counts: dict[str, int]) -> None:
                 buf = io.BytesIO()
                 img.save(buf, format="PNG")
                 zf.writestr(f"hymenoptera_data/{split}/{cls}/{k}.png", buf.getvalue())
+                manifest[f"{split}/{cls}/{k}.png"] = (w, h)
+    return manifest
+
+
+def use_hymenoptera_manifest(monkeypatch, manifest: dict[str, tuple[int, int]]) -> None:
+    """Check ants/bees downloads against a fixture zip's ``manifest`` (and its counts) instead of the
+    real zip's."""
+    from helpers import data
+
+    monkeypatch.setattr(data, "HYMENOPTERA_MANIFEST", manifest)
+    counts = {s: sum(name.startswith(f"{s}/") for name in manifest) for s in ("train", "val")}
+    monkeypatch.setattr(data, "HYMENOPTERA_COUNTS", counts)
 
 
 def allow_fixture_sizes(monkeypatch) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers import data
-from helpers.download import ChecksumError, CorruptDataError, DataNotFoundError
+from helpers.download import ChecksumError, CorruptDataError, DataNotFoundError, record_hash
 
 from . import fixtures
 from .fixtures import go_offline, md5, sha256
@@ -95,8 +95,8 @@ def test_imdb_download_and_convert(remote, monkeypatch):
 
 
 def test_hymenoptera_download_and_convert(remote, monkeypatch):
-    fixtures.write_hymenoptera(remote / "hymenoptera_data.zip", {"train": 4, "val": 2})
-    monkeypatch.setattr(data, "HYMENOPTERA_COUNTS", {"train": 4, "val": 2})
+    manifest = fixtures.write_hymenoptera(remote / "hymenoptera_data.zip", {"train": 4, "val": 2})
+    fixtures.use_hymenoptera_manifest(monkeypatch, manifest)
     h = data.load_hymenoptera()
     assert h.x_train.shape == (4, 128, 128, 3) and h.x_test.shape == (2, 128, 128, 3)
     assert h.y_train.tolist() == [0, 0, 1, 1]  # sorted by path: ants first
@@ -107,8 +107,12 @@ def test_hymenoptera_download_and_convert(remote, monkeypatch):
 
 
 def test_hymenoptera_wrong_counts_rejected(remote, monkeypatch, tmp_path):
+    manifest = fixtures.write_hymenoptera(remote / "hymenoptera_data.zip", {"train": 4, "val": 2})
+    fixtures.use_hymenoptera_manifest(monkeypatch, manifest)
     fixtures.write_hymenoptera(remote / "hymenoptera_data.zip", {"train": 2, "val": 2})
-    with pytest.raises(ChecksumError, match="expected"):
+    with pytest.raises(
+        ChecksumError, match=r"expected the 6 images .* found 4 .* 2 images missing \(train/ants/2"
+    ):
         data.load_hymenoptera()
     assert not (tmp_path / "cache" / "hymenoptera.npz").exists()
 
@@ -130,12 +134,16 @@ def test_missing_offline_names_the_fix(no_mirror, monkeypatch):
 
 
 def test_corrupt_cache_is_a_clear_error(no_mirror):
+    """Cache files whose recorded hash matches but which cannot be read (damaged before the hash was
+    recorded) are an error that names the fix."""
     cache = no_mirror / "cache"
     cache.mkdir()
     (cache / "mnist.npz").write_bytes(b"PK\x03\x04 truncated")
+    record_hash(cache, "mnist.npz", sha256(cache / "mnist.npz"))
     with pytest.raises(CorruptDataError, match="delete it"):
         data.load_mnist()
     (cache / "imdb.jsonl.gz").write_bytes(gzip.compress(b'{"split": "train", "lab'))
+    record_hash(cache, "imdb.jsonl.gz", sha256(cache / "imdb.jsonl.gz"))
     with pytest.raises(CorruptDataError, match="delete it"):
         data.load_imdb()
 

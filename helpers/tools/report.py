@@ -18,9 +18,17 @@ no further notebook.
 With ``--out DIR`` the results are written after every notebook, each time atomically, to
 ``DIR/results-<mode>.json`` (one object per notebook: notebook, mode, device, seconds,
 peak_memory_gb (the kernel's peak resident memory, where the system reports it), headline, status,
-date, hardware) and ``DIR/results-<mode>.md``; rows already in that json for notebooks not re-run
-are kept, so one notebook can be re-measured on its own. Beside each executed notebook, ``<name>.txt``
-holds what it printed (every number, no images): the record behind its row.
+date, hardware, record_sha256, fingerprint) and ``DIR/results-<mode>.md``; rows already in that json
+for notebooks not re-run are kept, so one notebook can be re-measured on its own. The executed
+notebooks go to ``DIR/<mode>/``, each beside ``<name>.txt``, what it printed (every number, no
+images): the record behind its row, written by the same run (``record_sha256`` is its hash). The
+folders are checked before any notebook runs; a row that cannot be written is still printed.
+
+Each row's ``fingerprint`` says what was measured (:func:`fingerprint`): a hash of the notebook's
+code cells, a hash of the ``helpers/*.py`` modules notebooks import (not this tooling), the commit
+the run started from and whether the tree had changes outside ``reports/``, and the mode. The
+tables' ``version`` column compares it with today's files (:func:`version`): a row measured on an
+earlier version of its notebook or of helpers, or before rows were fingerprinted, is marked ⚠.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import platform
@@ -37,6 +46,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
@@ -48,16 +58,208 @@ DEVICE = re.compile(r"^Using device: (?P<device>.+)$", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ROOT = Path(__file__).resolve().parents[2]  # the repository: helpers/tools/report.py is two folders down
 NOTEBOOKS = ROOT / "notebooks"
-HEADER = ("notebook", "mode", "device", "seconds", "peak memory", "headline", "status")  # the table's columns
+HELPERS = ROOT / "helpers"  # the modules notebooks import: helpers/*.py (helpers/tools/ is not among them)
+# the table's columns: "version" is computed from a row's fingerprint and today's files (see version)
+HEADER = ("notebook", "mode", "device", "seconds", "peak memory", "headline", "status", "version")
 # the keys every row has: the columns but peak memory (its key peak_memory_gb, which rows measured
-# before the runner recorded it lack: their table shows a dash)
-COLUMNS = tuple(c for c in HEADER if c != "peak memory")
+# before the runner recorded it lack: their table shows a dash) and version (rows measured before
+# the runner fingerprinted them lack the fingerprint: their version says so)
+COLUMNS = tuple(c for c in HEADER if c not in ("peak memory", "version"))
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"  # marks of the machines when one table mixes several
 STOPPED = "error: stopped"  # the status of a notebook whose run was stopped from outside
+STALE = "⚠"  # the mark of a row measured on an earlier version (or not fingerprinted)
 
 
 class Stopped(Exception):
     """Raised before a notebook's next cell once the runner has received SIGINT or SIGTERM."""
+
+
+class OutputError(Exception):
+    """A file of the runner's output could not be written. ``path``: that file; ``row``: the row of the
+    notebook that had finished when it happened (None where none had), so it can still be printed."""
+
+    def __init__(self, path: Path, exc: BaseException, row: dict | None = None):
+        reason = str(exc)
+        if isinstance(exc, OSError) and exc.strerror:  # "File exists: /out", where /out is in the way
+            reason = exc.strerror + (
+                f": {exc.filename}" if exc.filename and exc.filename != str(path) else ""
+            )
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path, self.row = Path(path), row
+
+
+def write_atomic(dest: Path, text: str) -> None:
+    """Write ``text`` to ``dest`` (its folder created) through a temporary file beside it renamed into
+    place, so nothing half-written is ever left at ``dest``; :class:`OutputError` names ``dest``."""
+    dest = Path(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as exc:
+        raise OutputError(dest, exc) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, dest)
+    except OSError as exc:
+        raise OutputError(dest, exc) from exc
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def check_out_dir(out: Path, mode: str) -> str | None:
+    """Why the runner cannot keep its output in ``out`` (results) and ``out/<mode>`` (executed notebooks
+    and records), or None when it can: both are folders (created if missing) a file can be written in.
+    Checked before any notebook runs, so no run is lost to an output folder that cannot take it."""
+    for folder in (Path(out), Path(out) / mode):
+        if folder.exists() and not folder.is_dir():
+            return f"--out {out}: {folder} is a file, not a folder"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".part", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            return f"--out {out}: cannot write in the folder {folder} ({exc.strerror or exc})"
+    return None
+
+
+# --- fingerprints: what a row measured ------------------------------------------------------------
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _normal_text(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def code_hash(nb: dict) -> str:
+    """sha256 of a notebook's code, from its nbformat JSON (a dict): the code cells' sources only.
+
+    Outputs, execution counts, metadata and markdown cells are left out, a source stored as a list of
+    lines or as one string counts alike, line endings are normalised, whitespace at a cell's end is
+    dropped and empty code cells are skipped: the stored (stripped) notebook and an executed copy of
+    it give the same hash, and an edit to any code cell changes it.
+    """
+    sources = []
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = _normal_text("".join(source) if isinstance(source, list) else str(source)).rstrip()
+        if source:
+            sources.append(source)
+    return _sha256(json.dumps(sources, ensure_ascii=False).encode("utf-8"))
+
+
+def notebook_code_hash(path: Path) -> str | None:
+    """:func:`code_hash` of the notebook file at ``path``; None where it is missing or not a notebook."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8 or not JSON
+        return None
+    return code_hash(nb) if isinstance(nb, dict) else None
+
+
+def helpers_hash(package: Path = HELPERS) -> str:
+    """sha256 of the modules notebooks import: every ``*.py`` directly in ``package`` (its name and text,
+    line endings normalised), so not the tooling in ``helpers/tools/``."""
+    digest = hashlib.sha256()
+    for module in sorted(Path(package).glob("*.py")):
+        digest.update(module.name.encode("utf-8") + b"\0")
+        digest.update(module.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()
+
+
+def git_state(root: Path = ROOT) -> tuple[str | None, bool | None]:
+    """The commit checked out at ``root`` and whether the tree differs from it outside ``reports/``
+    (a change, staged or not, or a file git does not know and does not ignore); ``(None, None)`` where
+    that is unknown: git missing, or ``root`` not the top of a git checkout of its own (a zip download,
+    perhaps unpacked inside another repository)."""
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, check=True, timeout=60).stdout
+
+    try:
+        top = git("rev-parse", "--show-toplevel").decode().strip()
+        if not top or Path(top).resolve() != Path(root).resolve():
+            return None, None
+        commit = git("rev-parse", "--verify", "HEAD").decode().strip()
+        entries = git("status", "--porcelain", "-z").split(b"\0")
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
+        return None, None
+    paths, i = [], 0
+    while i < len(entries):  # "XY path", and after a rename or copy its original path on its own
+        entry = entries[i]
+        if len(entry) > 3:
+            paths.append(entry[3:])
+            if entry[:1] in (b"R", b"C") and i + 1 < len(entries):
+                paths.append(entries[i + 1])
+                i += 1
+        i += 1
+    return commit, any(not p.startswith(b"reports/") for p in paths)
+
+
+def fingerprint(code: str | None, mode: str, root: Path = ROOT) -> dict:
+    """A run's fingerprint: ``notebook_code`` (``code``, the :func:`code_hash` of the notebook as it
+    was read; None where it could not be), ``helpers`` (:func:`helpers_hash`), ``commit`` and ``dirty``
+    (:func:`git_state`; None without git) and ``mode``. Taken as the notebook starts."""
+    commit, dirty = git_state(root)
+    return {
+        "notebook_code": code,
+        "helpers": helpers_hash(Path(root) / "helpers"),
+        "commit": commit,
+        "dirty": dirty,
+        "mode": mode,
+    }
+
+
+def changed_since(row: dict, notebook_dir: Path = NOTEBOOKS, helpers: str | None = None) -> list[str] | None:
+    """What changed since a row was measured: a list of ``"notebook"`` (its code cells differ from
+    today's ``notebook_dir/<notebook>``, or that file is gone) and ``"helpers"`` (helpers/*.py differ);
+    empty when the row is from today's code. None for a row without a fingerprint. ``helpers``: today's
+    :func:`helpers_hash`, computed when not given."""
+    fp = row.get("fingerprint")
+    if not isinstance(fp, dict) or "notebook_code" not in fp or "helpers" not in fp:
+        return None
+    changed = []
+    current = notebook_code_hash(Path(notebook_dir) / str(row.get("notebook")))
+    if current is None or fp["notebook_code"] != current:
+        changed.append("notebook")
+    if fp["helpers"] != (helpers if helpers is not None else helpers_hash()):
+        changed.append("helpers")
+    return changed
+
+
+def version(row: dict, notebook_dir: Path = NOTEBOOKS, helpers: str | None = None) -> str:
+    """A row's ``version`` column: ``current (<commit>)`` for a row measured on today's notebook and
+    helpers, else ``⚠ earlier version (<commit>): notebook changed`` (or helpers, or both; or
+    ``notebook not found``), or ``⚠ earlier version, not fingerprinted``. ``<commit>``: the commit the
+    run started from (7 digits), ``+ uncommitted`` where the tree had changes, ``commit unknown`` where
+    git could not tell."""
+    if row.get("status") == "not yet measured":
+        return "—"
+    changed = changed_since(row, notebook_dir, helpers)
+    if changed is None:
+        return f"{STALE} earlier version, not fingerprinted"
+    fp = row["fingerprint"]
+    commit = str(fp["commit"])[:7] if fp.get("commit") else "commit unknown"
+    commit += " + uncommitted" if fp.get("dirty") else ""
+    if not changed:
+        return f"current ({commit})"
+    if "notebook" in changed and not (Path(notebook_dir) / str(row.get("notebook"))).is_file():
+        what = "notebook not found" + (", helpers changed" if "helpers" in changed else "")
+    else:
+        what = " and ".join(changed) + " changed"
+    return f"{STALE} earlier version ({commit}): {what}"
+
+
+def record_hash(text: str) -> str:
+    """sha256 of a record (line endings normalised), kept in its row as ``record_sha256``."""
+    return _sha256(_normal_text(text).encode("utf-8"))
 
 
 def summarize_outputs(nb: dict) -> dict[str, str]:
@@ -203,15 +405,71 @@ def run_notebook(
     runs: the running cell is interrupted, the kernel is killed if it has not stopped
     ``kill_after_s`` seconds later (or at a second signal), no further cell starts, and the status
     is ``error: stopped (SIGINT|SIGTERM) while the notebook ran``. The kernel is shut down in every
-    case. It starts in the notebook's folder. ``out_dir``: also keep the executed notebook (outputs
-    as far as it got) there, and what it printed as ``<name>.txt`` (:func:`printed_text`).
+    case. It starts in the notebook's folder. A file that is not a notebook (not JSON, say) gives
+    ``error: not a readable notebook: …``. ``out_dir``: also keep the executed notebook (outputs as
+    far as it got) there, and what it printed as ``<name>.txt`` (:func:`printed_text`); where they
+    cannot be written, :class:`OutputError` carries the row. The row's ``fingerprint``
+    (:func:`fingerprint`) is taken from the notebook as read, before it runs.
     """
     import nbformat
-    from nbclient import NotebookClient
 
     path = Path(path).resolve()
-    nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
+    try:
+        text = path.read_text(encoding="utf-8")
+        code = code_hash(json.loads(text))
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - a file that is no notebook is that notebook's error row
+        reason = f"{type(exc).__name__}: {_first_line(str(exc))}".rstrip(": ")
+        status = f"error: not a readable notebook: {reason}"[:200]
+        row = _row(path, mode, start, None, status, {"device": "?", "headline": "?"})
+        row["fingerprint"] = fingerprint(None, mode)
+        record = f"# not run: {status}\n"
+        return _keep(row, out_dir, {f"{path.stem}.txt": record}, record) if out_dir is not None else row
+    finger = fingerprint(code, mode)  # before the clock starts: git's answer is not the notebook's time
+    row = _execute(path, nb, mode, timeout, budget_s, kill_after_s, time.perf_counter())
+    row["fingerprint"] = finger
+    if out_dir is None:
+        return row
+    executed = nbformat.writes(nb)
+    record = printed_text(json.loads(executed))
+    executed += "" if executed.endswith("\n") else "\n"
+    return _keep(row, out_dir, {path.name: executed, f"{path.stem}.txt": record}, record)
+
+
+def _row(path: Path, mode: str, start: float, peak: float | None, status: str, outputs: dict) -> dict:
+    return {
+        "notebook": path.name,
+        "mode": mode,
+        "seconds": round(time.perf_counter() - start, 1),
+        "peak_memory_gb": round(peak, 2) if peak is not None else None,
+        "status": status,
+        **outputs,
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "hardware": hardware(),
+        "record_sha256": None,
+    }
+
+
+def _keep(row: dict, out_dir: Path, files: dict[str, str], record: str) -> dict:
+    """Write ``files`` (name → text) into ``out_dir``, then set the row's ``record_sha256``; a file
+    that cannot be written raises :class:`OutputError` with the row."""
+    try:
+        for name, text in files.items():
+            write_atomic(Path(out_dir) / name, text)
+    except OutputError as exc:
+        exc.row = row
+        raise
+    row["record_sha256"] = record_hash(record)
+    return row
+
+
+def _execute(
+    path: Path, nb, mode: str, timeout: int, budget_s: float | None, kill_after_s: float, start: float
+) -> dict:
+    """Run ``nb`` (read from ``path``) in place; its row, without fingerprint and record."""
+    from nbclient import NotebookClient
+
     deadline = start + budget_s if budget_s is not None else None
 
     def cell_timeout(cell) -> int | None:
@@ -283,27 +541,9 @@ def run_notebook(
         if client.km is not None:
             with contextlib.suppress(Exception):
                 _shut_down(client)
-        seconds = time.perf_counter() - start
-        executed = json.loads(nbformat.writes(nb))  # the notebook as JSON: for its record and its summary
-        if out_dir is not None:
-            from helpers.download import atomic_path
-
-            with atomic_path(Path(out_dir) / path.name) as tmp:
-                nbformat.write(nb, str(tmp))
-            with atomic_path(Path(out_dir) / f"{path.stem}.txt") as tmp:  # what it printed, without images
-                tmp.write_text(printed_text(executed), encoding="utf-8")
         if stops:
             status = f"{STOPPED} ({stops[0][0]}) while the notebook ran"
-        return {
-            "notebook": path.name,
-            "mode": mode,
-            "seconds": round(seconds, 1),
-            "peak_memory_gb": round(max(peaks), 2) if peaks else None,
-            "status": status,
-            **summarize_outputs(executed),
-            "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "hardware": hardware(),
-        }
+        return _row(path, mode, start, max(peaks) if peaks else None, status, summarize_outputs(nb))
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -373,12 +613,15 @@ def _machine(row: dict) -> str:
     return str(row.get("hardware") or "hardware not recorded")
 
 
-def table(rows: list[dict], marks: dict[str, str] | None = None) -> str:
+def table(rows: list[dict], marks: dict[str, str] | None = None, notebook_dir: Path = NOTEBOOKS) -> str:
     """A Markdown table of report rows (a row without ``seconds`` or ``peak_memory_gb`` shows a dash there).
 
-    ``marks``: hardware description → a mark put after the seconds of the rows measured on it.
+    ``marks``: hardware description → a mark put after the seconds of the rows measured on it. The
+    ``version`` column (:func:`version`) compares each row's fingerprint with the notebook of its
+    name in ``notebook_dir`` and with today's helpers, as they are when the table is made.
     """
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    helpers = helpers_hash()
     for r in rows:
         secs = f"{r['seconds']:.0f}" if isinstance(r.get("seconds"), (int, float)) else "—"
         secs += (marks or {}).get(_machine(r), "") if secs != "—" else ""
@@ -386,17 +629,24 @@ def table(rows: list[dict], marks: dict[str, str] | None = None) -> str:
         memory = f"{gb:.1f} GB" if isinstance(gb, (int, float)) else "—"
         lines.append(
             f"| `{_cell(r['notebook'])}` | {_cell(r['mode'])} | {_cell(r['device'])} | {secs} | {memory} | "
-            f"{_cell(r['headline'])} | {_cell(r['status'])} |"
+            f"{_cell(r['headline'])} | {_cell(r['status'])} | {_cell(version(r, notebook_dir, helpers))} |"
         )
     return "\n".join(lines)
 
 
 def load_results(path: Path) -> list[dict]:
-    """The rows of a ``results-<mode>.json``; an empty list when the file does not exist."""
+    """The rows of a ``results-<mode>.json``; an empty list when the file does not exist. A file that
+    cannot be read, is not JSON or not a list of rows raises ValueError naming it."""
     path = Path(path)
     if not path.exists():
         return []
-    rows = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # unreadable (a folder, say), not UTF-8, or not JSON
+        raise ValueError(
+            f"{path} is not a readable results file ({type(exc).__name__}: {exc}): restore it "
+            "(git checkout, or from a backup) or move it away to start a new one"
+        ) from exc
     if not isinstance(rows, list) or not all(isinstance(r, dict) and "notebook" in r for r in rows):
         raise ValueError(f"{path} is not a results file (a JSON list of rows with a 'notebook' key)")
     return rows
@@ -409,25 +659,25 @@ def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
     return [merged[name] for name in sorted(merged)]
 
 
-def write_results(out_dir: Path, mode: str, rows: list[dict]) -> Path:
+def write_results(out_dir: Path, mode: str, rows: list[dict], notebook_dir: Path = NOTEBOOKS) -> Path:
     """Write ``results-<mode>.json`` and ``results-<mode>.md`` (the table README shows, see
-    :func:`readme_table`) in ``out_dir``, each atomically."""
-    from helpers.download import atomic_path
-
+    :func:`readme_table`, versions checked against ``notebook_dir``) in ``out_dir``, each atomically;
+    :class:`OutputError` names a file that cannot be written."""
     out_dir = Path(out_dir)
     target = out_dir / f"results-{mode}.json"
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    with atomic_path(out_dir / f"results-{mode}.md") as tmp:  # the table README would show, machines marked
-        tmp.write_text((readme_table(target) if rows else table(rows)) + "\n", encoding="utf-8")
+    write_atomic(target, json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    md = readme_table(target, notebook_dir=notebook_dir) if rows else table(rows)
+    write_atomic(out_dir / f"results-{mode}.md", md + "\n")  # the table README would show
     return target
 
 
-def readme_table(results: Path, notebooks: list[str] | None = None) -> str:
+def readme_table(results: Path, notebooks: list[str] | None = None, notebook_dir: Path = NOTEBOOKS) -> str:
     """The Markdown table of a results json, then one line saying when and on what it was measured.
 
     ``notebooks``: names that must each have a row; one missing from the json gets a
-    "not yet measured" row, so the table always lists the whole workbook.
+    "not yet measured" row, so the table always lists the whole workbook. Each row's version is
+    checked against ``notebook_dir`` and today's helpers (:func:`version`); where any is marked ⚠, a
+    last sentence says what the mark means.
     """
     rows = load_results(results)
     if not rows and not notebooks:
@@ -457,44 +707,55 @@ def readme_table(results: Path, notebooks: list[str] | None = None) -> str:
     when = (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}") if dates else "date not recorded"
     timed = [_machine(r) for r in rows if isinstance(r.get("seconds"), (int, float))]
     machines = sorted(dict.fromkeys(timed), key=timed.count, reverse=True)  # most rows first, then first seen
+    marks = None
     if len(machines) > 1:  # say which row was measured on which machine
         marks = {
             m: SUPERSCRIPTS[i] if len(machines) <= len(SUPERSCRIPTS) else f"[{i + 1}]"
             for i, m in enumerate(machines)
         }
         where = "; ".join(f"{marks[m]} on {m}" for m in machines)
-        return f"{table(rows, marks)}\n\nMeasured {when}. Seconds marked {where}."
-    where = "; ".join(machines) or "hardware not recorded"
-    return f"{table(rows)}\n\nMeasured {when} on {where}."
+        footer = f"Measured {when}. Seconds marked {where}."
+    else:
+        footer = f"Measured {when} on {'; '.join(machines) or 'hardware not recorded'}."
+    helpers = helpers_hash()
+    stale = sum(version(r, notebook_dir, helpers).startswith(STALE) for r in rows)
+    if stale:
+        footer += (
+            f" {STALE} ({stale} of {len(rows)} rows): measured on an earlier version of the notebook or"
+            " of helpers/ than today's (the commit the run started from named), or before runs were"
+            " fingerprinted; re-run those notebooks to refresh them."
+        )
+    return f"{table(rows, marks, notebook_dir)}\n\n{footer}"
 
 
 README_BLOCK = re.compile(r"(<!-- results: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
 
 
-def update_readme(readme: Path = ROOT / "README.md", write: bool = True) -> list[str]:
+def update_readme(
+    readme: Path = ROOT / "README.md", write: bool = True, notebook_dir: Path = NOTEBOOKS
+) -> list[str]:
     """Regenerate every results table in ``readme``; return the results files whose table changed.
 
     A table is the text between ``<!-- results: reports/results-full.json -->`` (a path relative
-    to the README) and ``<!-- /results -->``; it lists every notebook in ``notebooks/``. With
-    ``write=False`` nothing is written: a non-empty answer means the README is out of date.
+    to the README) and ``<!-- /results -->``; it lists every notebook in ``notebook_dir``, each
+    row's version checked against today's files there. With ``write=False`` nothing is written: a
+    non-empty answer means the README is out of date (new results, or a notebook or helpers module
+    edited since the table was made).
     """
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8")
-    names = [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    names = [p.name for p in sorted(Path(notebook_dir).glob("*.ipynb"))]
     changed = []
 
     def render(m: re.Match) -> str:
-        body = readme_table(readme.parent / m["path"], names) + "\n"
+        body = readme_table(readme.parent / m["path"], names, notebook_dir) + "\n"
         if body != m["body"]:
             changed.append(m["path"])
         return m.group(1) + body + m.group(4)
 
     new = README_BLOCK.sub(render, text)
     if changed and write:
-        from helpers.download import atomic_path
-
-        with atomic_path(readme) as tmp:
-            tmp.write_text(new, encoding="utf-8")
+        write_atomic(readme, new)
     return changed
 
 
@@ -531,11 +792,21 @@ def main(argv: list[str] | None = None) -> int:
         help="regenerate README.md's results tables from their json files and exit",
     )
     args = parser.parse_args(argv)
-    if args.table is not None:
-        print(readme_table(args.table))
-        return 0
-    if args.readme:
-        changed = update_readme()
+
+    def fail(message: str) -> int:
+        print(f"{parser.prog}: error: {message}", file=sys.stderr, flush=True)
+        return 2
+
+    if args.table is not None or args.readme:
+        try:
+            if args.table is not None:
+                print(readme_table(args.table))
+                return 0
+            changed = update_readme()
+        except ValueError as exc:  # a results file that is not one: it is named
+            return fail(str(exc))
+        except OutputError as exc:
+            return fail(str(exc))
         print(
             f"README.md: {len(changed)} table(s) regenerated"
             + (f" ({', '.join(changed)})" if changed else "")
@@ -547,25 +818,51 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    results = args.out / f"results-{args.mode}.json" if args.out is not None else None
-    rows = load_results(results) if results is not None else []
-    ran = []
+    # the notebooks' folder, against which the tables' version column is checked
+    folders = {p.resolve().parent for p in paths}
+    notebook_dir = folders.pop() if len(folders) == 1 else NOTEBOOKS
+    # everything the output needs is checked before the first notebook runs
+    rows, records = [], None
+    if args.out is not None:
+        try:
+            rows = load_results(args.out / f"results-{args.mode}.json")
+        except ValueError as exc:
+            return fail(f"{exc}; no notebook was run")
+        problem = check_out_dir(args.out, args.mode)
+        if problem:
+            return fail(f"{problem}; no notebook was run")
+        records = args.out / args.mode  # the executed notebooks and their records
+    ran, lost = [], None
     for path in paths:
         print(f"running {path.name} ({args.mode}) …", file=sys.stderr, flush=True)
-        row = run_notebook(path, args.mode, args.timeout, args.out)
+        try:
+            row = run_notebook(path, args.mode, args.timeout, records)
+        except OutputError as exc:  # it ran, but its executed copy or record could not be kept
+            row, lost = exc.row, exc
         ran.append(row)
         rows = merge_rows(rows, [row])
-        if args.out is not None:
-            write_results(args.out, args.mode, rows)
+        if args.out is not None and lost is None:
+            try:
+                write_results(args.out, args.mode, rows, notebook_dir)
+            except OutputError as exc:
+                lost = exc
         gb = f", peak {row['peak_memory_gb']:.1f} GB" if row["peak_memory_gb"] is not None else ""
         print(
             f"  {row['seconds']:.0f} s{gb}, {row['status']}, {row['headline']}", file=sys.stderr, flush=True
         )
+        if lost is not None:
+            print(
+                f"{parser.prog}: error: {lost}; no further notebook runs. The rows so far are printed "
+                f"below ({row['notebook']}'s is not, or not fully, kept in {args.out}).",
+                file=sys.stderr,
+                flush=True,
+            )
+            break
         if row["status"].startswith(STOPPED):
             print("stopped: no further notebook runs", file=sys.stderr, flush=True)
             break
-    print(table(rows))
-    return 0 if all(r["status"] == "ok" for r in ran) else 1
+    print(table(rows, notebook_dir=notebook_dir))
+    return 0 if lost is None and all(r["status"] == "ok" for r in ran) else 1
 
 
 if __name__ == "__main__":
