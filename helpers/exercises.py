@@ -1,34 +1,126 @@
 """Self-checks for the students' exercises: each prints ``[PASS]`` or ``[FAIL] <why>``.
 
-A check never raises, so an unfinished exercise does not stop the notebook; it returns True/False.
+A check never raises and never hangs, so an unfinished or broken exercise does not stop the notebook:
+whatever the student's function does (raises anything, ``SystemExit`` included, loops forever, returns
+the wrong type) ends in ``[FAIL]`` with the reason, and the check returns False.
+
+Hints come in tiers: the first ``[FAIL]`` of a checker prints its first hint (what to look at), each
+further ``[FAIL]`` the next, more specific one; a ``[PASS]`` starts again at the first. No hint gives the
+answer: that stays in the notebook's collapsed solution.
+
+Where the lesson goes on with a function the student writes, :func:`use_or_reference` hands the lesson
+the student's function once its check has passed, and the workbook's reference until then.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+#: Seconds a student's function may take for one case before the check gives up on it.
+TIME_LIMIT_S = 10.0
+_failures: dict[str, int] = {}  # checker name → [FAIL]s since its last [PASS]: which hint tier to print
+_passed: dict[str, Callable] = {}  # checker name → the function that passed it last
+
+
+class Wrong(Exception):
+    """Raised by a checker's own comparison (not by the student's code): ``[FAIL] name: case k: <why>``."""
+
+
+class _TimeUp(BaseException):
+    """Raised in the student's function by the alarm when it runs past the time limit."""
+
+
+def _call(fn: Callable, args: Sequence, limit_s: float) -> tuple[str, Any]:
+    """``fn(*args)`` within ``limit_s`` seconds: ``("ok", answer)``, ``("raised", exception)``,
+    ``("todo", None)`` for NotImplementedError, or ``("slow", None)``. Never raises.
+
+    In the main thread on POSIX an alarm interrupts the function; elsewhere it runs in a daemon thread
+    that is abandoned (left to finish in the background) when it runs past the limit.
+    """
+
+    def outcome(run: Callable[[], Any]) -> tuple[str, Any]:
+        try:
+            return "ok", run()
+        except NotImplementedError:
+            return "todo", None
+        except _TimeUp:
+            return "slow", None
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too: a [FAIL], not a crash
+            return "raised", exc
+
+    run = lambda: fn(*args)  # noqa: E731
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+
+        def alarm(signum, frame):
+            raise _TimeUp
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, limit_s)
+        try:
+            return outcome(run)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    result: list[tuple[str, Any]] = []
+    worker = threading.Thread(target=lambda: result.append(outcome(run)), daemon=True)
+    worker.start()
+    worker.join(limit_s)
+    return result[0] if result else ("abandoned", None)
+
+
+def _hint_for(name: str, hints: str | Sequence[str]) -> str:
+    """The hint tier for this [FAIL] of checker ``name``: the first, then each further one."""
+    tiers = [hints] if isinstance(hints, str) else list(hints)
+    tiers = [t for t in tiers if t]
+    if not tiers:
+        return ""
+    level = _failures.get(name, 0)
+    _failures[name] = level + 1
+    return tiers[min(level, len(tiers) - 1)]
+
 
 def check(
-    name: str, fn: Callable, cases: Sequence[tuple[tuple, Any]], atol: float = 1e-6, hint: str = ""
+    name: str,
+    fn: Callable,
+    cases: Sequence[tuple[tuple, Any]],
+    atol: float = 1e-6,
+    hint: str | Sequence[str] = "",
+    limit_s: float | None = None,
+    student: Callable | None = None,
 ) -> bool:
     """Call ``fn(*args)`` for each ``(args, expected)`` and compare the answer with ``expected``.
 
     Integer (and bool) expected answers must match exactly; float ones within ``np.allclose``
     (``atol``, ``rtol=1e-5``). An answer may be a number, a NumPy array, a nested list or a torch
-    tensor (even one that tracks gradients or lives on a GPU); a str, a ragged list or anything
-    else that is not numbers fails with the reason. Prints ``[PASS] name`` or
-    ``[FAIL] name: what went wrong`` (plus ``hint``); returns the verdict and never raises.
+    tensor of any real dtype (bfloat16 too, even one that tracks gradients or lives on a GPU); a str, a
+    ragged list or anything else that is not numbers fails with the reason. ``hint``: one hint, or a
+    list of tiers (see the module docstring). ``limit_s``: seconds per case (default
+    :data:`TIME_LIMIT_S`). ``student``: the student's function where ``fn`` wraps it (what
+    :func:`use_or_reference` hands on once it passes). Prints ``[PASS] name`` or
+    ``[FAIL] name: what went wrong`` (plus the hint); returns the verdict and never raises.
     """
+    limit = TIME_LIMIT_S if limit_s is None else limit_s
     for k, (args, expected) in enumerate(cases, 1):
-        try:
-            got = fn(*[np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args])
-        except NotImplementedError:
+        copied = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
+        status, got = _call(fn, copied, limit)
+        if status == "todo":
             return _fail(name, "not done yet — fill in the function and run its cell again", hint)
-        except Exception as exc:  # a student's bug: report it, don't crash the notebook
-            return _fail(name, f"case {k} raised {type(exc).__name__}: {exc}", hint)
+        if status in ("slow", "abandoned"):
+            left = (
+                " (it was abandoned and may still be running in the background)"
+                if status == "abandoned"
+                else ""
+            )
+            return _fail(name, f"case {k} took longer than {limit:g} s — an endless loop?{left}", hint)
+        if status == "raised" and isinstance(got, Wrong):
+            return _fail(name, f"case {k}: {got}", hint)
+        if status == "raised":
+            return _fail(name, f"case {k} raised {type(got).__name__}: {got}", hint)
         if got is None:
             return _fail(name, "the function returned None — did you forget `return`?", hint)
         exp_arr = np.asarray(expected)
@@ -44,13 +136,39 @@ def check(
                     name, f"case {k}: got {got_arr.tolist()}, expected exactly {exp_arr.tolist()}", hint
                 )
         elif not np.allclose(got_arr, exp_arr, atol=atol, rtol=1e-5, equal_nan=False):
+            low = " (your answer is bfloat16: about 3 significant digits; compute in float32)"
             return _fail(
                 name,
-                f"case {k}: got {np.round(got_arr, 4).tolist()}, expected {np.round(exp_arr, 4).tolist()}",
+                f"case {k}: got {np.round(got_arr, 4).tolist()}, expected {np.round(exp_arr, 4).tolist()}"
+                + (low if str(getattr(got, "dtype", "")) == "torch.bfloat16" else ""),
                 hint,
             )
+    return _pass(name, student or fn)
+
+
+def _pass(name: str, fn: Callable) -> bool:
+    _failures.pop(name, None)  # the next [FAIL] starts again at the first hint
+    _passed[name] = fn
     print(f"[PASS] {name}")
     return True
+
+
+def use_or_reference(fn: Callable, name: str | None = None) -> Callable:
+    """The function the rest of the lesson runs: ``fn`` once its check has passed, else the reference.
+
+    ``name`` defaults to ``fn.__name__`` (the exercise's name). Prints which one the lesson uses.
+    """
+    from . import references
+
+    name = name or getattr(fn, "__name__", "")
+    reference = getattr(references, name, None)
+    if reference is None:
+        raise ValueError(f"no exercise called {name!r}: pass name= one of {references.__all__}")
+    if _passed.get(name) is fn:
+        print(f"The lesson uses your {name}: it passed its check.")
+        return fn
+    print(f"The lesson uses the workbook's {name} (yours has not passed its check yet).")
+    return reference
 
 
 def _as_numbers(got: Any) -> np.ndarray | str:
@@ -74,7 +192,10 @@ def _as_numbers(got: Any) -> np.ndarray | str:
         and arr.dtype == object
         and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in arr.flat)
     ):
-        return arr.astype(np.float64)  # Python ints too large for int64: compared as floats
+        try:
+            return arr.astype(np.float64)  # Python ints too large for int64: compared as floats
+        except OverflowError:
+            return f"a {type(got).__name__} holding a number too large for a float"
     if isinstance(got, (list, tuple)):
         rows = [len(r) if hasattr(r, "__len__") else "a number" for r in got]
         if len(set(map(str, rows))) > 1:
@@ -91,8 +212,11 @@ def _in_float64(answer: Any) -> Any:
     return arr.astype(np.float64) if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" else answer
 
 
-def _fail(name: str, why: str, hint: str) -> bool:
-    print(f"[FAIL] {name}: {why}" + (f"\n       hint: {hint}" if hint else ""))
+def _fail(name: str, why: str, hint: str | Sequence[str]) -> bool:
+    """Print ``[FAIL] name: why`` and this failure's hint tier; False."""
+    _passed.pop(name, None)
+    tip = _hint_for(name, hint)
+    print(f"[FAIL] {name}: {why}" + (f"\n       hint: {tip}" if tip else ""))
     return False
 
 
@@ -239,6 +363,227 @@ def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
             ((32, 3, 1, 1), 32),
         ],
         hint="(n + 2*p - k) // s + 1 — integer division drops a last partial window",
+    )
+
+
+# --- the lectures' core: 02–04 -----------------------------------------------------------------
+
+
+def _arrays(got: Any, names: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """A tuple of answers, each numbers of the given shape, or :class:`Wrong` saying what is not."""
+    if not isinstance(got, (tuple, list)) or len(got) != len(names):
+        raise Wrong(f"return a tuple of {len(names)}: ({', '.join(names)}); got {type(got).__name__}")
+    out = []
+    for part, what, shape in zip(got, names, shapes):
+        arr = _as_numbers(part)
+        if isinstance(arr, str):
+            raise Wrong(f"{what} is {arr}")
+        if arr.shape != shape:
+            raise Wrong(f"{what} has shape {arr.shape}, expected {shape}")
+        out.append(arr.astype(np.float64))
+    return out
+
+
+def _compare(got: Sequence[np.ndarray], want: Sequence[np.ndarray], names: Sequence[str], tol: float) -> None:
+    """:class:`Wrong` naming the parts that differ from the reference (relative error above ``tol``)."""
+    off = []
+    for g, w, what in zip(got, want, names):
+        if not np.all(np.isfinite(g)):
+            off.append(f"{what} holds NaN/inf")
+            continue
+        err = np.abs(g - w).max() / max(np.abs(w).max(), 1e-12)
+        if err > tol:
+            off.append(f"{what} is off (relative error {err:.1e})")
+    if off:
+        right = [w for w, g, v in zip(names, got, want) if not any(o.startswith(w + " ") for o in off)]
+        raise Wrong("; ".join(off) + (f" — right: {', '.join(right)}" if right else ""))
+
+
+def check_softmax_ce_grad(fn: Callable[..., tuple[float, np.ndarray, np.ndarray]]) -> bool:
+    """Exercise 02 (core): ``fn(X, W, b, y)`` → ``(loss, dW, db)``, softmax cross-entropy and its gradients.
+
+    Compared with the reference on small random problems, one with logits in the thousands (an unstable
+    softmax overflows there) and one with a single example.
+    """
+    from .references import softmax_ce_grad
+
+    rng = np.random.default_rng(2)
+    problems = []
+    for n, d, k, scale in ((6, 4, 3, 1.0), (5, 3, 4, 1000.0), (1, 5, 2, 1.0)):
+        X, W, b = rng.normal(size=(n, d)) * scale, rng.normal(size=(d, k)), rng.normal(size=k)
+        problems.append((X, W, b, rng.integers(0, k, n)))
+    names = ("loss", "dW", "db")
+
+    def answer(X, W, b, y):
+        shapes = ((), W.shape, b.shape)
+        got = _arrays(fn(X.copy(), W.copy(), b.copy(), y.copy()), names, shapes)
+        _compare(got, [np.asarray(v, float) for v in softmax_ce_grad(X, W, b, y)], names, 1e-6)
+        return 0
+
+    return check(
+        "softmax_ce_grad",
+        answer,
+        student=fn,
+        cases=[(prob, 0) for prob in problems],
+        hint=[
+            "compare your three answers with the section above: which of loss, dW, db is off, and in "
+            "which case? Case 2 has logits in the thousands",
+            "the loss is a mean over the N examples, so every gradient carries the same 1/N; with "
+            "logits in the thousands, exp overflows unless you shift each row first (as 02's stable "
+            "softmax does)",
+            "write the gradient with respect to the logits first (one row per example, shape (N, K)); "
+            "dW and db follow from it by the chain rule through X @ W + b: check their shapes, (D, K) "
+            "and (K,)",
+        ],
+    )
+
+
+def check_numerical_gradient(fn: Callable[..., np.ndarray]) -> bool:
+    """Exercise 03 (core): ``fn(f, x, eps=1e-5)`` → central differences of a scalar ``f``, shaped like x.
+
+    Compared with exact gradients on functions whose curvature makes a forward difference visibly
+    wrong; ``x`` must be left exactly as it was.
+    """
+
+    def cubic(v):
+        return float(np.sum(5 * v**3) + v.ravel()[0] * v.ravel()[-1])
+
+    def cubic_grad(v):
+        g = 15 * v**2
+        g.ravel()[0] += v.ravel()[-1]
+        g.ravel()[-1] += v.ravel()[0]
+        return g
+
+    def softplus(v):
+        return float(np.sum(np.logaddexp(0, 3 * v)))
+
+    def softplus_grad(v):
+        return 3 / (1 + np.exp(-3 * v))
+
+    rng = np.random.default_rng(3)
+    cases = [(cubic, cubic_grad, rng.normal(size=(2, 3))), (softplus, softplus_grad, rng.normal(size=5))]
+    cases.append((cubic, cubic_grad, rng.normal(size=(2, 2, 2))))
+
+    def answer(f, grad, x):
+        before = x.copy()
+        got = _as_numbers(fn(f, x))
+        if not np.array_equal(x, before):
+            raise Wrong("x was changed: put every entry back the way you found it")
+        if isinstance(got, str):
+            raise Wrong(f"returned {got}")
+        if got.shape != x.shape:
+            raise Wrong(f"the gradient has shape {got.shape}, expected x's shape {x.shape}")
+        _compare([got.astype(float)], [grad(x)], ["the gradient"], 1e-7)
+        return 0
+
+    return check(
+        "numerical_gradient",
+        answer,
+        student=fn,
+        cases=[(c, 0) for c in cases],
+        hint=[
+            "nudge one entry of x at a time, evaluate f on both sides of it, and put the entry back; the "
+            "result has one number per entry of x",
+            "a one-sided difference is off by about eps times the curvature; the two-sided one by about "
+            "eps² — and the step between the two points you evaluate is 2·eps, not eps",
+            "np.ndindex(x.shape) visits every position of an array of any shape; keep the original value "
+            "in a variable and write it back after the two evaluations",
+        ],
+    )
+
+
+def check_mlp_backward(fn: Callable[..., tuple[float, tuple[np.ndarray, ...]]]) -> bool:
+    """Exercise 03 (core): ``fn(X, y, W1, b1, W2, b2, W3, b3)`` → ``(loss, (dW1, db1, dW2, db2, dW3, db3))``.
+
+    Compared with the reference on small nets; one case has hidden units whose input is exactly 0,
+    where ReLU′(0) = 0 must hold.
+    """
+    from .references import mlp_backward
+
+    rng = np.random.default_rng(4)
+    cases = []
+    for n, d, h1, h2, k in ((5, 4, 6, 5, 3), (3, 3, 4, 4, 2)):
+        X, y = rng.normal(size=(n, d)), rng.integers(0, k, n)
+        params = [rng.normal(size=(d, h1)), rng.normal(size=h1), rng.normal(size=(h1, h2)),
+                  rng.normal(size=h2), rng.normal(size=(h2, k)), rng.normal(size=k)]  # fmt: skip
+        cases.append((X, y, *params))
+    X, y, W1, b1, *rest = cases[0]
+    X0 = X.copy()
+    X0[0] = 0.0  # the first example is all zeros: its first-layer inputs are b1 alone …
+    b1z = b1.copy()
+    b1z[::2] = 0.0  # … and half of them are exactly 0, where ReLU′(0) = 0
+    cases.append((X0, y, W1, b1z, *rest))
+    names = ("dW1", "db1", "dW2", "db2", "dW3", "db3")
+
+    def answer(X, y, *params):
+        got = fn(X.copy(), y.copy(), *[p.copy() for p in params])
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Wrong("return (loss, (dW1, db1, dW2, db2, dW3, db3))")
+        loss, grads = _arrays([got[0]], ["loss"], [()])[0], got[1]
+        grads = _arrays(grads, names, [p.shape for p in params])
+        want_loss, want = mlp_backward(X, y, *params)
+        _compare([loss, *grads], [np.float64(want_loss), *want], ("loss", *names), 1e-6)
+        return 0
+
+    return check(
+        "mlp_backward",
+        answer,
+        student=fn,
+        cases=[(c, 0) for c in cases],
+        hint=[
+            "the message says which gradients are right: the mistake is at the first layer, going "
+            "backwards, that is off. Case 3 has hidden units whose input is exactly 0",
+            "each step back through a layer z = h @ W + b gives dW from h and the incoming gradient, "
+            "and passes a gradient to h through W; a ReLU then lets it through only where its input "
+            "was strictly positive",
+            "compare with the two-layer version in section 2 of this notebook: the third layer adds one "
+            "more step of the same kind; check each array's shape against its weight's shape",
+        ],
+    )
+
+
+def check_conv2d(fn: Callable[..., np.ndarray]) -> bool:
+    """Exercise 04 (core): ``fn(x, k, stride=1, padding=0)`` → (D, H′, W′), multi-channel cross-correlation.
+
+    Compared with the reference on kernels that are not symmetric (a flipped kernel gives other
+    numbers), more than one input and output channel, and a stride where rounding up and down differ.
+    """
+    from .references import conv2d
+
+    rng = np.random.default_rng(5)
+    cases = [
+        (rng.normal(size=(1, 5, 5)), rng.normal(size=(1, 1, 3, 3)), 1, 0),
+        (rng.normal(size=(3, 6, 7)), rng.normal(size=(2, 3, 3, 2)), 1, 1),
+        (rng.normal(size=(2, 7, 6)), rng.normal(size=(4, 2, 3, 3)), 2, 1),
+        (rng.normal(size=(2, 8, 8)), rng.normal(size=(3, 2, 2, 2)), 3, 0),
+    ]
+
+    def answer(x, k, stride, padding):
+        want = conv2d(x, k, stride, padding)
+        got = _as_numbers(fn(x.copy(), k.copy(), stride=stride, padding=padding))
+        if isinstance(got, str):
+            raise Wrong(f"returned {got}")
+        if got.shape != want.shape:
+            raise Wrong(
+                f"x {x.shape}, k {k.shape}, stride {stride}, padding {padding}: output shape {got.shape}, "
+                f"expected {want.shape}"
+            )
+        _compare([got.astype(float)], [want], ["the output"], 1e-9)
+        return 0
+
+    return check(
+        "conv2d",
+        answer,
+        student=fn,
+        cases=[(c, 0) for c in cases],
+        hint=[
+            "look at the case in the message: its shapes, stride and padding. Case 1 is section 1's "
+            "setting (one channel, stride 1, no padding): check your loops there first",
+            "each output value sums over all input channels and the whole window; the kernel is not "
+            "flipped (cross-correlation), and zero padding goes on all four sides",
+            "the output size along each axis is section 2's formula; the window of output (r, c) starts "
+            "at row r·stride and column c·stride of the padded image",
+        ],
     )
 
 

@@ -38,11 +38,12 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or ±inf: ``epoch`` (from 1; ``None`` in :func:`evaluate`) and ``step``
-    (the batch, from 1) say where."""
+    (the batch, from 1) say where; :func:`evaluate` also sets ``reason``: what was not finite first
+    (``"inputs"``, ``"targets"``, ``"outputs"``, or ``"loss"`` when all three were finite)."""
 
-    def __init__(self, message: str, epoch: int | None, step: int):
+    def __init__(self, message: str, epoch: int | None, step: int, reason: str | None = None):
         super().__init__(message)
-        self.epoch, self.step = epoch, step
+        self.epoch, self.step, self.reason = epoch, step, reason
 
 
 def _check_pair(data: Batch, name: str, if_empty: str = "") -> Batch:
@@ -235,20 +236,32 @@ def evaluate(
             loss = (_first_loss(loss_fn, out, yb, {"data": y}) if i == 0 else loss_fn(out, yb)).item()
             if not math.isfinite(loss):
                 step = i // batch_size + 1
-                if not torch.isfinite(xb).all():
-                    why = "its inputs hold NaN/inf: find them with torch.isfinite(x).all()"
-                elif not torch.isfinite(out).all():
-                    why = (
-                        "its inputs are finite but the model's outputs are NaN/inf: its weights are NaN/inf "
-                        "or so large that the outputs overflow (a training run that diverged?)"
+                if _has_non_finite(xb):
+                    reason, why = "inputs", "its inputs hold NaN/inf: find them with torch.isfinite(x).all()"
+                elif _has_non_finite(yb):
+                    reason, why = (
+                        "targets",
+                        "its targets hold NaN/inf: find them with torch.isfinite(y).all()",
+                    )
+                elif _has_non_finite(out):
+                    reason, why = (
+                        "outputs",
+                        (
+                            "its inputs are finite but the model's outputs are NaN/inf: its weights are "
+                            "NaN/inf or so large that the outputs overflow (a training run that diverged?)"
+                        ),
                     )
                 else:
-                    why = "its inputs and the model's outputs are finite: check the loss function"
+                    reason, why = (
+                        "loss",
+                        "its inputs, targets and the model's outputs are finite: check the loss",
+                    )
                 raise NonFiniteLossError(
                     f"evaluate: the loss is {loss} on batch {step} (rows {i}…{i + len(xb) - 1}) "
                     f"of the evaluation data; {why}",
                     None,
                     step,
+                    reason,
                 )
             total_loss += loss * len(xb)
             correct += _accuracy_count(out, yb)
@@ -278,7 +291,7 @@ def _first_loss(
                 "meaningless number. Give the targets the output's shape (e.g. y.unsqueeze(1) for one "
                 "output per example) or the output the targets' (e.g. model(x).squeeze(1))"
             )
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        warnings.warn(w.message, w.category, stacklevel=2)  # the loss's other warnings, shown as usual
     return loss
 
 
@@ -495,8 +508,8 @@ def fit(
             try:
                 eval_loss, eval_acc = evaluate(model, val, loss_fn=loss_fn, device=device, amp=amp)
             except NonFiniteLossError as exc:
-                if _has_non_finite(val[0]):
-                    raise  # the evaluation set's own inputs: evaluate's error says where
+                if exc.reason != "outputs":
+                    raise  # the evaluation set's inputs or targets, or the loss: evaluate's error says which
                 raise NonFiniteLossError(
                     f"training diverged in epoch {epoch}: the model's outputs on the {eval_name} set are "
                     f"NaN/inf although its inputs are finite (the {eval_name} inputs are not to blame); "

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import exercises
+from helpers import exercises, references
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,6 +99,10 @@ def test_bfloat16_and_huge_int_answers_are_numbers(capsys):
     assert exercises.check("huge", lambda: 2**70, [((), float(2**70))])
     assert not exercises.check("huge", lambda: 2**70, [((), 5.0)])
     assert "not numbers" not in capsys.readouterr().out
+    assert not exercises.check("huger", lambda: 10**400, [((), 5.0)])  # beyond float64: a [FAIL], no raise
+    assert "too large for a float" in capsys.readouterr().out
+    assert not exercises.check("bf16", lambda: torch.tensor(1 / 3, dtype=torch.bfloat16), [((), 1 / 3)])
+    assert "bfloat16" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -548,3 +552,215 @@ def test_checks_05_07_catch_typical_slips(capsys):
         lambda labels: 1 / len(np.unique(labels))
     )  # balanced classes assumed
     assert "case 1: got 0.5, expected 0.6667" in capsys.readouterr().out
+
+
+# --- the checker harness: never raises, never hangs, hints in tiers --------------------------------
+
+
+def test_a_function_that_exits_or_loops_forever_fails_without_stopping_the_notebook(capsys, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(exercises, "TIME_LIMIT_S", 0.5)
+
+    def exits(n, m, p):
+        raise SystemExit("bye")
+
+    def loops(n, m, p):
+        while True:
+            pass
+
+    assert not exercises.check_matmul_flops(exits)
+    assert "raised SystemExit: bye" in capsys.readouterr().out
+    assert not exercises.check_matmul_flops(loops)  # the main thread: an alarm stops it
+    assert "took longer than 0.5 s" in capsys.readouterr().out
+    verdict = []
+    worker = threading.Thread(target=lambda: verdict.append(exercises.check_matmul_flops(loops)))
+    worker.start()  # another thread: no alarm there, the loop is abandoned after the limit
+    worker.join(10)
+    assert verdict == [False] and "abandoned" in capsys.readouterr().out
+
+
+def test_hints_come_in_tiers_and_a_pass_starts_again(capsys):
+    def todo(*args):
+        raise NotImplementedError
+
+    printed = []
+    for _ in range(4):
+        assert not exercises.check_conv2d(todo)
+        printed.append(capsys.readouterr().out.split("hint: ", 1)[1])
+    assert printed[0] != printed[1] != printed[2] and printed[3] == printed[2]  # the last tier stays
+    assert exercises.check_conv2d(references.conv2d)
+    assert not exercises.check_conv2d(todo)
+    assert capsys.readouterr().out.split("hint: ", 1)[1] == printed[0]
+
+
+def test_use_or_reference_hands_the_lesson_a_passed_function_only(capsys):
+    def conv2d(x, k, stride=1, padding=0):
+        return references.conv2d(x, k, stride, padding)
+
+    def broken(x, k, stride=1, padding=0):
+        return references.conv2d(x, k[:, :, ::-1, ::-1], stride, padding)
+
+    broken.__name__ = "conv2d"
+    assert exercises.use_or_reference(broken) is references.conv2d  # never checked
+    assert not exercises.check_conv2d(broken)
+    assert exercises.use_or_reference(broken) is references.conv2d
+    assert "workbook's conv2d" in capsys.readouterr().out
+    assert exercises.check_conv2d(conv2d)
+    assert exercises.use_or_reference(conv2d) is conv2d
+    assert "your conv2d" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no exercise called"):
+        exercises.use_or_reference(lambda: 0, name="nonsense")
+
+
+# telltale pieces of each core answer: no hint may print them
+ANSWERS = {
+    "softmax_ce_grad": ["X.T @", "X.T@", ".max(axis=1", ".max(1", "np.arange(", "-= 1", "/ len(X)", "/ n"],
+    "numerical_gradient": ["(2 * eps)", "/ (2*eps)", "f(x) - f(", "x[i] = ", "x[idx]"],
+    "mlp_backward": ["X.T @", "h1.T @", "@ W3.T", "@ W2.T", "(z1 > 0)", "(z2 > 0)", "* (z"],
+    "conv2d": ["np.pad(", "r * stride", "r*stride", "np.sum(window", "// stride + 1"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_no_hint_gives_the_answer(name, capsys):
+    def todo(*args, **kwargs):
+        raise NotImplementedError
+
+    checker = getattr(exercises, f"check_{name}")
+    for _ in range(6):  # every tier
+        checker(todo)
+    out = capsys.readouterr().out
+    assert out.count("hint: ") == 6
+    leaked = [a for a in ANSWERS[name] if a.replace(" ", "") in out.replace(" ", "")]
+    assert not leaked, f"{name}'s hints print the answer: {leaked}"
+
+
+def _core_slips():
+    """(checker name, a typical wrong answer) for the four core exercises of 02–04."""
+    R = references
+
+    def sce_unstable(X, W, b, y):
+        z = X @ W + b
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        d = p.copy()
+        d[np.arange(len(X)), y] -= 1
+        return -np.log(p[np.arange(len(X)), y]).mean(), X.T @ d / len(X), d.mean(0)
+
+    def sce_no_mean(X, W, b, y):
+        loss, dW, db = R.softmax_ce_grad(X, W, b, y)
+        return loss, dW * len(X), db * len(X)
+
+    def sce_transposed(X, W, b, y):
+        loss, dW, db = R.softmax_ce_grad(X, W, b, y)
+        return loss, dW.T, db
+
+    def sce_no_one_hot(X, W, b, y):
+        z = X @ W + b
+        z = z - z.max(1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        d = (p - y[:, None]) / len(X)  # subtracts the label's value, not a one-hot row
+        return -np.log(p[np.arange(len(X)), y]).mean(), X.T @ d, d.sum(0)
+
+    def sce_sum_loss(X, W, b, y):
+        loss, dW, db = R.softmax_ce_grad(X, W, b, y)
+        return loss * len(X), dW, db
+
+    def ng_forward(f, x, eps=1e-5):
+        g = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            base = f(x)
+            x[i] = old + eps
+            g[i] = (f(x) - base) / eps
+            x[i] = old
+        return g
+
+    def ng_not_restored(f, x, eps=1e-5):
+        g = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            x[i] += eps
+            up = f(x)
+            x[i] -= 2 * eps
+            g[i] = (up - f(x)) / (2 * eps)
+        return g
+
+    def ng_one_eps(f, x, eps=1e-5):
+        return R.numerical_gradient(f, x, eps) * 2
+
+    def ng_all_at_once(f, x, eps=1e-5):
+        return np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps))
+
+    def mlp(relu_prime_at_zero=0.0, mean=True, db_mean=False, mask_after=False):
+        def backward(X, y, W1, b1, W2, b2, W3, b3):
+            z1 = X @ W1 + b1
+            h1 = np.maximum(z1, 0)
+            z2 = h1 @ W2 + b2
+            h2 = np.maximum(z2, 0)
+            z3 = h2 @ W3 + b3
+            p = np.exp(z3 - z3.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            loss = -np.log(p[np.arange(len(X)), y]).mean()
+            d3 = p.copy()
+            d3[np.arange(len(X)), y] -= 1
+            d3 /= len(X) if mean else 1
+
+            def relu_grad(z):
+                return (z > 0) + relu_prime_at_zero * (z == 0)
+
+            d2 = (d3 @ W3.T) * relu_grad(z2) if not mask_after else (d3 @ W3.T) * relu_grad(z3[:, :1])
+            d1 = (d2 @ W2.T) * relu_grad(z1)
+            red = (lambda d: d.mean(0)) if db_mean else (lambda d: d.sum(0))
+            return loss, (X.T @ d1, red(d1), h1.T @ d2, red(d2), h2.T @ d3, red(d3))
+
+        return backward
+
+    def conv_flipped(x, k, stride=1, padding=0):
+        return R.conv2d(x, k[:, :, ::-1, ::-1].copy(), stride, padding)
+
+    def conv_first_channel(x, k, stride=1, padding=0):
+        return R.conv2d(x[:1], k[:, :1], stride, padding)
+
+    def conv_pad_one_side(x, k, stride=1, padding=0):
+        xp = np.pad(x, ((0, 0), (0, 2 * padding), (0, 2 * padding)))
+        return R.conv2d(xp, k, stride, 0)
+
+    def conv_ceil(x, k, stride=1, padding=0):
+        xp = np.pad(x, ((0, 0), (padding, padding + stride - 1), (padding, padding + stride - 1)))
+        return R.conv2d(xp, k, stride, 0)
+
+    def conv_stride_ignored_in_input(x, k, stride=1, padding=0):
+        full = R.conv2d(x, k, 1, padding)
+        h, w = R.conv2d(x, k, stride, padding).shape[1:]
+        return full[:, :h, :w]
+
+    return (
+        [
+            ("softmax_ce_grad", f)
+            for f in (sce_unstable, sce_no_mean, sce_transposed, sce_no_one_hot, sce_sum_loss)
+        ]
+        + [("numerical_gradient", f) for f in (ng_forward, ng_not_restored, ng_one_eps, ng_all_at_once)]
+        + [
+            ("mlp_backward", mlp(relu_prime_at_zero=1.0)),
+            ("mlp_backward", mlp(mean=False)),
+            ("mlp_backward", mlp(db_mean=True)),
+            ("mlp_backward", mlp(mask_after=True)),
+        ]
+        + [
+            ("conv2d", f)
+            for f in (
+                conv_flipped,
+                conv_first_channel,
+                conv_pad_one_side,
+                conv_ceil,
+                conv_stride_ignored_in_input,
+            )
+        ]
+    )
+
+
+@pytest.mark.parametrize("name, wrong", _core_slips(), ids=lambda v: getattr(v, "__qualname__", str(v)))
+def test_core_checkers_fail_typical_slips(name, wrong, capsys):
+    with np.errstate(all="ignore"):
+        assert not getattr(exercises, f"check_{name}")(wrong), capsys.readouterr().out
+    assert getattr(exercises, f"check_{name}")(getattr(references, name)), capsys.readouterr().out

@@ -457,6 +457,17 @@ def test_divergence_seen_at_evaluation_is_called_divergence():
         train.evaluate(deep_net(), (x_bad, y))
     with pytest.raises(train.NonFiniteLossError, match="inputs hold NaN/inf"):  # fit: the val inputs' error
         train.fit(deep_net(), (x, y), (x_bad, y), epochs=1, device=CPU, progress=False)
+    # not divergence either: NaN float targets, or a loss that is inf on finite outputs
+    reg = nn.Linear(4, 1)
+    t = x.sum(1, keepdim=True)
+    t_bad = t.clone()
+    t_bad[2] = math.nan
+    with pytest.raises(train.NonFiniteLossError, match="targets hold NaN/inf") as err:
+        train.fit(reg, (x, t), (x, t_bad), epochs=1, loss_fn=F.mse_loss, device=CPU, progress=False)
+    assert err.value.reason == "targets"
+    with pytest.raises(train.NonFiniteLossError, match="check the loss") as err:
+        train.evaluate(reg, (x, t), loss_fn=lambda out, y: (out - y).pow(2).mean() / 0.0)
+    assert err.value.reason == "loss"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,99 @@
+"""The workbook's own answers to the core exercises: the lesson runs on these until the student's pass.
+
+Each function here has the name and signature of its exercise (see the notebook named in its docstring);
+:func:`helpers.exercises.use_or_reference` hands it to the lesson while the student's version has not
+passed its check, and the checkers compare the student's answers with it. The notebooks' collapsed
+solutions show the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["conv2d", "mlp_backward", "numerical_gradient", "softmax_ce_grad"]
+
+
+def softmax_ce_grad(
+    X: np.ndarray, W: np.ndarray, b: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Notebook 02: mean softmax cross-entropy of ``X @ W + b`` and its gradients.
+
+    X (N, D), W (D, K), b (K,), y (N,) int labels → ``(loss, dW (D, K), db (K,))``. Stable for logits in
+    the thousands (the row maximum is subtracted before ``exp``).
+    """
+    z = X @ W + b
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    n = len(X)
+    loss = -log_p[np.arange(n), y].mean()
+    dz = np.exp(log_p)
+    dz[np.arange(n), y] -= 1  # p − one-hot(y)
+    dz /= n
+    return float(loss), X.T @ dz, dz.sum(axis=0)
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Notebook 03: central differences ``(f(x + eps·e_i) − f(x − eps·e_i)) / (2·eps)``, one entry at a time.
+
+    ``x`` any shape (float64); returns an array shaped like ``x``. ``x`` is left exactly as it was.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        kept = x[i]
+        x[i] = kept + eps
+        up = f(x)
+        x[i] = kept - eps
+        down = f(x)
+        x[i] = kept
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def mlp_backward(
+    X: np.ndarray,
+    y: np.ndarray,
+    W1: np.ndarray,
+    b1: np.ndarray,
+    W2: np.ndarray,
+    b2: np.ndarray,
+    W3: np.ndarray,
+    b3: np.ndarray,
+) -> tuple[float, tuple[np.ndarray, ...]]:
+    """Notebook 03: forward and backward by hand through a 3-layer ReLU net with softmax cross-entropy.
+
+    X (N, D), y (N,) int labels, W1 (D, H1), b1 (H1,), W2 (H1, H2), b2 (H2,), W3 (H2, K), b3 (K,) →
+    ``(loss, (dW1, db1, dW2, db2, dW3, db3))``, the loss a mean over the batch; ReLU′(0) = 0.
+    """
+    z1 = X @ W1 + b1  # forward, keeping what the backward pass needs
+    h1 = np.maximum(z1, 0)
+    z2 = h1 @ W2 + b2
+    h2 = np.maximum(z2, 0)
+    loss, dW3, db3 = softmax_ce_grad(h2, W3, b3, y)  # the last layer is 02's softmax regression on h2
+    z3 = h2 @ W3 + b3
+    p = np.exp(z3 - z3.max(axis=1, keepdims=True))
+    dz3 = p / p.sum(axis=1, keepdims=True)
+    dz3[np.arange(len(X)), y] -= 1
+    dz3 /= len(X)  # ∂loss/∂z3 = (p − one-hot) / N
+    dz2 = (dz3 @ W3.T) * (z2 > 0)  # back through W3, then the ReLU (0 where z2 ≤ 0)
+    dz1 = (dz2 @ W2.T) * (z1 > 0)
+    return loss, (X.T @ dz1, dz1.sum(0), h1.T @ dz2, dz2.sum(0), dW3, db3)
+
+
+def conv2d(x: np.ndarray, k: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """Notebook 04: multi-channel cross-correlation with zero padding and stride, by loops.
+
+    x (C, H, W), k (D, C, kh, kw) → (D, H′, W′) with H′ = (H + 2·padding − kh) // stride + 1.
+    """
+    d, _, kh, kw = k.shape
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
+    h_out = (x.shape[1] + 2 * padding - kh) // stride + 1
+    w_out = (x.shape[2] + 2 * padding - kw) // stride + 1
+    out = np.zeros((d, h_out, w_out))
+    for o in range(d):
+        for r in range(h_out):
+            for c in range(w_out):
+                window = xp[:, r * stride : r * stride + kh, c * stride : c * stride + kw]
+                out[o, r, c] = np.sum(window * k[o])
+    return out
