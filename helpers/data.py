@@ -754,10 +754,13 @@ def read_imdb_tar(path: Path) -> list[dict]:
 def _build_imdb(dest: Path) -> None:
     tar = download(IMDB_URL, cache_dir() / "raw" / "aclImdb_v1.tar.gz", md5=IMDB_MD5, what="IMDb")
     records = read_imdb_tar(tar)
-    with atomic_path(dest) as tmp:
-        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(record) + "\n")
+    with atomic_path(dest) as tmp, open(tmp, "wb") as raw:
+        # byte-identical on every build (no file name or time in the gzip header): two processes
+        # building at once then record the same hash, whichever file ends up in place
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            with io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as fh:
+                for record in records:
+                    fh.write(json.dumps(record) + "\n")
 
 
 def load_imdb() -> TextSplits:

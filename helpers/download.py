@@ -20,7 +20,9 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -46,6 +48,9 @@ READ_TIMEOUT_S = 30.0  # no new byte for this long: give up on that URL
 MIN_BYTES_PER_S = 10_000.0  # 10 kB/s: CIFAR-10's 170 MB would still finish, in under 5 hours
 SLOW_GRACE_S = 60.0
 STALE_PART_S = 600  # a .part file untouched this long was left by an interrupted download
+# :func:`locked` waits at most this long for another process's lock (one that hangs, or a file system
+# whose locks never come), then goes on unlocked, with a LockWarning.
+LOCK_WAIT_S = 30.0
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -80,6 +85,11 @@ class TooSlowError(TimeoutError):
 
 class MissingChecksumsWarning(UserWarning):
     """A mirror folder without a SHA256SUMS file: its files are loaded unverified."""
+
+
+class LockWarning(UserWarning):
+    """A lock file could not be taken (held too long by another process, or not openable): the work
+    it guards goes on unlocked."""
 
 
 def mirror_dir() -> Path | None:
@@ -236,6 +246,14 @@ def file_hash(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
+def folder_in_the_way(path: Path) -> CorruptDataError:
+    """The error for a folder where a file is to be written (a download or a converted file)."""
+    return CorruptDataError(
+        f"{path} is a folder, so the file cannot be saved there: move that folder out of the way "
+        "(or delete it) and run again."
+    )
+
+
 @contextlib.contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success rename it to ``dest``, else delete it.
@@ -246,6 +264,7 @@ def atomic_path(dest: Path) -> Iterator[Path]:
         CacheNotWritableError: the folder cannot be created or written.
         DiskFullError: a write (in the ``with`` body or here) failed for lack of room: it names
             ``dest`` where the library's error named no file.
+        CorruptDataError: ``dest`` is a folder.
     """
     dest = Path(dest)
     try:
@@ -258,7 +277,12 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError as exc:
+            if dest.is_dir():  # IsADirectoryError; PermissionError on Windows
+                raise folder_in_the_way(dest) from exc
+            raise
     except OSError as exc:
         if exc.errno in _NO_ROOM and not isinstance(exc, DiskFullError):
             raise no_room(dest, exc) from exc
@@ -267,36 +291,94 @@ def atomic_path(dest: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+_held_locks = threading.local()  # .paths: the lock files this thread holds (see locked())
+
+
+def _lock_busy(exc: OSError) -> bool:
+    """True when a non-blocking lock attempt failed because another process holds the lock."""
+    busy = {errno.EACCES, errno.EAGAIN, errno.EWOULDBLOCK}
+    if os.name == "nt":  # pragma: no cover - Windows: msvcrt.locking reports EDEADLOCK or EACCES
+        busy.add(getattr(errno, "EDEADLOCK", errno.EDEADLK))
+    return isinstance(exc, BlockingIOError) or exc.errno in busy
+
+
+def _try_lock(fd: int) -> None:
+    """One non-blocking attempt at an exclusive lock on ``fd`` (an OSError when it is not taken)."""
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` (created if needed), across processes, for the
     ``with`` body: two processes updating one file (``SHA256SUMS``) then never lose each other's
-    changes. Where the file system cannot lock (some network file systems), the body runs unlocked.
+    changes.
+
+    The body runs unlocked (nothing worse than a lost line, caught later: an unlisted cache file is
+    rebuilt) where the file system cannot lock (some network file systems), where the lock file
+    exists but cannot be opened, or, with a :class:`LockWarning`, when another process has held the
+    lock for ``LOCK_WAIT_S``. Taking a lock this thread already holds runs the body at once.
 
     Raises:
         CacheNotWritableError: the lock file cannot be created (a read-only folder).
     """
     path = Path(path)
+    key = os.path.abspath(path)
+    held: set[str] = getattr(_held_locks, "paths", None) or set()
+    _held_locks.paths = held
+    if key in held:  # re-entered: this thread has the lock already (a second one would wait on it)
+        yield
+        return
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # 0o666 less the umask: others may use it
+    except PermissionError as exc:
+        try:  # another user's lock file (mode 0644) in a writable folder: flock needs no write access
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            if not path.is_file():
+                raise not_writable(path.parent, exc) from exc
+            warnings.warn(
+                f"could not open the lock file {path} ({type(exc).__name__}: {exc.strerror or exc}): "
+                f"going on without it. Delete it, or give your user access to it (chmod a+rw '{path}').",
+                LockWarning,
+                stacklevel=3,
+            )
+            yield
+            return
     except OSError as exc:
         raise not_writable(path.parent, exc) from exc
     try:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        pause = 0.001
+        while True:
+            try:
+                _try_lock(fd)
+                break
+            except OSError as exc:
+                if not _lock_busy(exc):
+                    break  # this file system cannot lock: go on unlocked
+                if time.monotonic() >= deadline:
+                    warnings.warn(
+                        f"{path} has been locked by another process for {LOCK_WAIT_S:g} s: going on "
+                        "without the lock. If no other notebook or script is writing to this folder, "
+                        "delete the lock file.",
+                        LockWarning,
+                        stacklevel=3,
+                    )
+                    break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        held.add(key)
         try:
-            if os.name == "nt":  # pragma: no cover - Windows
-                import msvcrt
-
-                while True:  # LK_LOCK gives up after 10 s with an OSError: keep waiting
-                    with contextlib.suppress(OSError):
-                        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                        break
-            else:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            pass  # no locking here: a lost line is caught later (an unlisted cache file is rebuilt)
-        yield
+            yield
+        finally:
+            held.discard(key)
     finally:
         if os.name == "nt":  # pragma: no cover - Windows
             import msvcrt
@@ -346,6 +428,7 @@ def download(
             a download too slow to finish: see ``MIN_BYTES_PER_S``), saying which at each URL.
         ChecksumError: the file arrived but its checksum is wrong at every URL (nothing is kept).
         DiskFullError: the file does not fit on the disk (nothing is kept, no other URL is tried).
+        CorruptDataError: ``dest`` is a folder (nothing is downloaded).
         ValueError: ``WORKBOOK_DOWNLOAD_BASE`` is not a URL.
     """
     if md5 is None and sha256 is None and validate is None:
@@ -369,6 +452,8 @@ def download(
             return False
 
     name = what or dest.name
+    if dest.is_dir():
+        raise folder_in_the_way(dest)
     if dest.is_file() and matches(dest):
         return dest
     if offline():
@@ -438,6 +523,17 @@ def failure_kind(exc: BaseException) -> str:
     if isinstance(exc, TooSlowError):
         return "the download was too slow"
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return (
+            "the server's HTTPS certificate could not be verified (this Python finds no CA certificates "
+            'it trusts). Python from python.org on macOS: run "Install Certificates.command" in its '
+            "Applications/Python 3.x folder. Elsewhere: pip install certifi, then set SSL_CERT_FILE to "
+            "the file `python -m certifi` prints; behind a company proxy that inspects HTTPS, set it to "
+            "your company's CA certificate file instead"
+        )
+    if isinstance(reason, IsADirectoryError):
+        where = f"{reason.filename} is" if reason.filename else "the URL names"
+        return f"{where} a folder, not the file (fix the URL, or put the file there)"
     if isinstance(reason, TimeoutError):
         return "no answer in time (no network, or the server is down?)"
     if isinstance(reason, socket.gaierror):
@@ -469,15 +565,16 @@ def fetch(url: str, dest: Path, desc: str) -> None:
         with tqdm(
             total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Downloading {desc}", miniters=1
         ) as bar:
+            received = 0  # not bar.n: a disabled bar (TQDM_DISABLE=1) never counts
 
             def too_slow() -> TooSlowError:
                 return TooSlowError(
-                    f"too slow: {bar.n:,} bytes in {time.monotonic() - start:.0f} s, under the minimum "
+                    f"too slow: {received:,} bytes in {time.monotonic() - start:.0f} s, under the minimum "
                     f"average of {MIN_BYTES_PER_S:,.0f} bytes/s (after the first {SLOW_GRACE_S:g} s)"
                 )
 
             while True:
-                left = start + SLOW_GRACE_S + bar.n / MIN_BYTES_PER_S - time.monotonic()
+                left = start + SLOW_GRACE_S + received / MIN_BYTES_PER_S - time.monotonic()
                 if left <= 0:
                     raise too_slow()
                 if sock is not None:  # HTTP(S): wait for the next byte until the deadline at most
@@ -491,9 +588,10 @@ def fetch(url: str, dest: Path, desc: str) -> None:
                 if not chunk:
                     break
                 out.write(chunk)
+                received += len(chunk)
                 bar.update(len(chunk))
-            if total is not None and bar.n != total:
-                raise http.client.IncompleteRead(b"", total - bar.n)
+            if total is not None and received != total:
+                raise http.client.IncompleteRead(b"", total - received)
 
 
 # --------------------------------------------------------------------------------------------

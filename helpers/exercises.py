@@ -239,7 +239,14 @@ def check_matmul_flops(fn: Callable[[int, int, int], int]) -> bool:
             ((64, 48, 32), 64 * 32 * 95),
             ((1024, 1024, 1024), 1024 * 1024 * 2047),
         ],
-        hint="n·p entries, each m multiplications and m − 1 additions",
+        hint=[
+            "count the operations of one entry of the result first, then how many entries there are. Case "
+            "1 (1×1 @ 1×1) is one multiplication and no addition: 1; case 2 (1×2 @ 2×1) is 3",
+            "adding up m products takes one addition fewer than m: counting only the multiplications, or m "
+            "of each, gives 2 or 4 for case 2 instead of 3",
+            "write the operations of one dot product of length m and check it gives 1 for m = 1 and 3 for "
+            "m = 2; the result of (n×m) @ (m×p) has shape (n, p), one dot product per entry",
+        ],
     )
 
 
@@ -262,8 +269,15 @@ def check_saliency_share(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
             ((s2, m2), (s2 * m2).sum((1, 2)) / s2.sum((1, 2))),
             ((np.ones((3, 4, 4)), np.ones((3, 4, 4), bool)), np.ones(3)),
         ],
-        hint="sum over the last two axes only: "
-        "(saliency * mask).sum(axis=(1, 2)) / saliency.sum(axis=(1, 2))",
+        hint=[
+            "one share per map: the answer has shape (N,). Work case 1 by hand: map 1 puts 1 of its 4 "
+            "inside its mask (0.25), map 2 puts 4 of its 8 inside (0.5)",
+            "keep the N maps apart until the very end: a ratio of two totals over all maps is not the "
+            "same. Case 2 makes one map 100 times larger than the others, so a total would follow that map "
+            "alone",
+            "multiplying a map by its boolean mask keeps what lies inside and zeroes the rest; a NumPy sum "
+            "can run over several axes at once (a tuple of them): here H and W, never N",
+        ],
     )
 
 
@@ -283,7 +297,15 @@ def check_softmax_rows(fn: Callable[[np.ndarray], np.ndarray]) -> bool:
             ((big,), [[0.5, 0.5], [0.0, 1.0]]),
             ((np.zeros((3, 4)),), np.full((3, 4), 0.25)),
         ],
-        hint="subtract each row's max before np.exp, then divide by the row sums (keepdims=True)",
+        hint=[
+            "softmax works row by row: each row of the answer sums to 1. Case 2 has entries of ±1000: "
+            "np.exp(1000) is inf, and inf / inf is NaN",
+            "a row's softmax does not change when you subtract the same number from all its entries: "
+            "choose the number that makes the largest entry of each row 0, and no exp can overflow (a tiny "
+            "one underflows to 0, which is fine)",
+            "the row maxima and row sums must keep their axis, shape (N, 1) rather than (N,), to broadcast "
+            "against Z (N, K): print the shapes of your intermediates for case 3, zeros of shape (3, 4)",
+        ],
     )
 
 
@@ -297,7 +319,15 @@ def check_cross_entropy_loss(fn: Callable[[np.ndarray, np.ndarray], float]) -> b
             ((p, np.array([0, 2, 1])), np.mean(np.log(1 / np.array([0.7, 0.8, 0.5])))),
             ((np.full((2, 10), 0.1), np.array([3, 7])), np.log(10)),
         ],
-        hint="pick probs[np.arange(N), labels], then average -log of those",
+        hint=[
+            "the loss is one number: the mean over the N rows of log(1 / p), where p is the probability a "
+            "row gives its own label — one entry per row, not the whole row",
+            "check case 2 by hand: every probability is 0.1, so every row adds log(1 / 0.1) = log 10 ≈ "
+            "2.303, and so does the mean; np.log is the natural log, as the check expects",
+            "first build the (N,) vector of each row's probability of its true class: for case 1 it is "
+            "[0.7, 0.8, 0.5]. Indexing probs with an array of row numbers and an array of column numbers "
+            "picks one entry per row, no loop needed",
+        ],
     )
 
 
@@ -315,7 +345,14 @@ def check_count_dense_params(fn: Callable[[Sequence[int]], int]) -> bool:
             (([2, 2, 1],), 9),
             (([5],), 0),
         ],
-        hint="each layer n_in → n_out has n_in * n_out weights and n_out biases",
+        hint=[
+            "a list of L sizes makes L − 1 layers, one between each pair of neighbours: case 4, [5], has "
+            "no layer and 0 parameters. Case 1, [784, 10], is 02's model: 7,850",
+            "each layer has one weight per (input, output) pair and one bias per output neuron; the biases "
+            "are the part most often forgotten (7,840 instead of 7,850 for case 1)",
+            "walk over the neighbouring pairs (n_in, n_out) of the list — the list next to itself shifted "
+            "by one gives them — and add up each layer's count. Check [2, 2, 1] by hand: 6 + 3 = 9",
+        ],
     )
 
 
@@ -343,7 +380,14 @@ def check_momentum_step(fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> boo
             ((w, v, g, 0.1, 0.9), np.concatenate([w - 0.1 * (0.9 * v + g), 0.9 * v + g])),
             ((w, np.zeros(2), g, 1.0, 0.0), np.concatenate([w - g, g])),
         ],
-        hint="first update the velocity v = beta * v + grad, then w = w - lr * v",
+        hint=[
+            "return two arrays, (new_w, new_v), in that order. Case 2 has v = 0 and beta = 0, plain SGD "
+            "with lr = 1: there new_v is the gradient itself and new_w is w minus the gradient",
+            "the order of the two updates matters: the weights move with the new velocity, the one you "
+            "have just computed, not with the old v",
+            "work case 1 by hand: v = [0.5, 0], grad = [0.2, −0.4] and beta = 0.9 give new_v = [0.65, "
+            "−0.4]; with lr = 0.1, new_w = [0.935, −1.96]. Which of your two arrays differs?",
+        ],
     )
 
 
@@ -362,7 +406,16 @@ def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
             ((9, 4, 0, 3), 2),
             ((32, 3, 1, 1), 32),
         ],
-        hint="(n + 2*p - k) // s + 1 — integer division drops a last partial window",
+        hint=[
+            "count the positions where the kernel fits: case 1 (n = 5, k = 3, no padding, stride 1) has 3, "
+            "starting at 0, 1 and 2. Padding adds p pixels on each side of the input",
+            "with stride s only every s-th position is used, and a last window that would run past the end "
+            "is dropped: case 4 (n = 9, k = 4, s = 3) fits at 0 and 3 but not at 6 — 2 windows, so "
+            "rounding up is wrong",
+            "find the last start where a window still fits in the padded input, then count the starts 0, "
+            "s, 2s, … up to it with integer division (don't forget the one at 0). Case 2: padded length 6, "
+            "k = 2, s = 2, starts 0, 2, 4 — 3 windows",
+        ],
     )
 
 
@@ -608,8 +661,15 @@ def check_conv_block_output(fn: Callable[[int, int, int, int, int], tuple[int, i
             ((3, 8, 5, 0, 32), np.array([8, 14, 608])),
             ((4, 4, 3, 0, 9), np.array([4, 3, 148])),  # 9 → 7 → 3: the pool drops a last odd row
         ],
-        hint="the convolution keeps size + 2·padding − k + 1 pixels, the pool halves that (rounding "
-        "down); each of the c_out kernels has c_in·k·k weights and one bias",
+        hint=[
+            "return three integers, (channels, side, n_params). The channels are the conv's c_out: ReLU "
+            "and pooling keep them. Case 1 is the lecture CNN's first block: (16, 16, 448)",
+            "stride 1: the conv's output side is the number of positions where a k×k kernel fits in the "
+            "padded image; MaxPool2d(2) then halves it, and an odd side drops its last row (case 5: 9 → 7 "
+            "→ 3)",
+            "each of the c_out kernels spans all c_in input channels, k×k weights each, and each output "
+            "channel has one bias: case 3 (1 → 6 channels, 5×5) has 150 weights + 6 biases = 156",
+        ],
     )
 
 
@@ -631,8 +691,14 @@ def check_label_smoothing_targets(fn: Callable[[np.ndarray, int, float], Any]) -
             ((np.array([1, 0, 1]), 2, 0.0), np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])),
             ((np.array([1, 1]), 4, 1.0), np.full((2, 4), 0.25)),
         ],
-        hint="start from the one-hot rows np.eye(K)[labels], scale them by 1 − ε, then add ε/K to "
-        "every entry (the true class too)",
+        hint=[
+            "the answer is (N, K), one row per label, each row summing to 1. Two cases are extremes: case "
+            "3 (ε = 0) wants plain one-hot rows, case 4 (ε = 1) every entry 1/K, whatever the label",
+            "the true class gets its share ε/K too, on top of its 1 − ε: spreading ε over the other K − 1 "
+            "classes only gives 0.15 instead of 0.1 in case 1",
+            "start from the one-hot rows (rows of an identity matrix, picked by the labels) and change "
+            "them all at once, no loop; check case 2: 0.82 at class 3, 0.02 elsewhere",
+        ],
     )
 
 
@@ -674,8 +740,15 @@ def check_masked_mean(fn: Callable[[Any, Any], Any]) -> bool:
             for out, n in cases
         ],
         atol=1e-5,
-        hint="mask = torch.arange(L)[None, :] < lengths[:, None] is True at the real steps, "
-        "shape (N, L); sum outputs * mask[..., None] over the steps and divide by lengths",
+        hint=[
+            "only the first lengths[i] steps of row i count: case 1 has outputs 1, 3, 7, 9 and length 2, "
+            "so the answer is 2.0, the mean of 1 and 3 — not 5.0 (the padding counted)",
+            "build a mask that is True at the real steps, shape (N, L), by comparing the step numbers 0 … "
+            "L−1 with the lengths (broadcasting does all rows at once); don't write zeros into outputs, "
+            "the check wants it unchanged",
+            "to multiply outputs (N, L, H) by the mask it needs a trailing axis of size 1, (N, L, 1); sum "
+            "over the steps (dim 1), then divide each row by its own length, as a column (N, 1)",
+        ],
     )
 
 
@@ -704,8 +777,15 @@ def check_rnn_params(fn: Callable[[str, int, int], int]) -> bool:
             ((cell, n_in, h), sum(p.numel() for p in layers[cell](n_in, h).parameters()))
             for cell, n_in, h in cases
         ],
-        hint="a SimpleRNN has W (n_in × h), U (h × h) and PyTorch's two biases (h each); an LSTM has "
-        "four such sets (its gates and candidate), a GRU three",
+        hint=[
+            "count a plain RNN first: W maps the input to the state, U the state to itself, and PyTorch "
+            'adds two bias vectors of the state\'s size. Case 6 ("rnn", 2 inputs, 8 hidden) has 96',
+            "PyTorch keeps two biases per set (b_ih and b_hh), not one as in Keras: with one you get 7,360 "
+            "instead of 7,424 for case 1",
+            "an LSTM repeats the whole set — W, U and both biases — for each of its three gates and its "
+            "candidate, a GRU for its two gates and candidate; check with sum(p.numel() for p in "
+            "nn.LSTM(1, 1).parameters()), which is 16",
+        ],
     )
 
 
@@ -758,8 +838,15 @@ def check_freeze_all_but(fn: Callable[[Any, str], int]) -> bool:
             ((mini_net, "features"), 240),  # conv 3·8·3·3 + 8, batch norm 8 + 8
             ((all_frozen, "classifier"), 27),  # the kept part must train even if it was frozen
         ],
-        hint="set p.requires_grad = False for every p in model.parameters(), then True for those of "
-        "getattr(model, name); return the sum of p.numel() over the parameters that require grad",
+        hint=[
+            "two jobs, then a count: every parameter outside model.<name> must stop training and every one "
+            "inside must train. Case 4's model starts fully frozen, so the kept part must be switched back "
+            "on, not just left alone",
+            "the return value counts numbers, not tensors: Linear(8, 2) holds 2 tensors but 18 parameters. "
+            "Count only those that still train (case 1: 18, not the model's 58)",
+            "a module's .parameters() lists its tensors, each with its requires_grad flag and its numel(); "
+            "freeze the whole model first, then unfreeze the child — the other order undoes your work",
+        ],
     )
 
 
@@ -779,7 +866,14 @@ def check_majority_rate(fn: Callable[[np.ndarray], float]) -> bool:
             ((np.array([3, 3, 5]),), 2 / 3),
             ((np.array([1] * 50 + [0] * 50),), 0.5),
         ],
-        hint="np.bincount(labels) counts each class; take the largest count and divide by len(labels)",
+        hint=[
+            "the answer is a fraction between 0 and 1: the labels of the most common class divided by all "
+            "the labels. Case 1, [0, 1, 1]: class 1 has 2 of the 3",
+            "the most common class need not be class 1 or the largest label, and the classes need not be "
+            "balanced: case 3, [2, 2, 1, 0, 2], gives 3/5; case 4's classes are 3 and 5",
+            "count how many labels each class has first (one NumPy call counts how often each integer 0, "
+            "1, 2, … occurs), then take the largest count; return a float, not a count",
+        ],
     )
 
 
@@ -814,8 +908,15 @@ def check_fgsm_step(fn: Callable[[Any, Any, float], Any]) -> bool:
             ((t(x1), t(g1), 0.0), x1),
             ((t(x2), t(g2), 0.2), want(x2, g2, 0.2)),
         ],
-        hint="x + eps * grad.sign(), then .clamp(0, 1): every pixel moves by exactly ±eps (the size of "
-        "the gradient does not matter), and pixels must stay valid",
+        hint=[
+            "every pixel moves by exactly ε, up or down: only the direction of its gradient counts, not "
+            "its size. Case 3's gradients are about 0.001, yet its pixels move by 0.2; a pixel whose "
+            "gradient is 0 stays put",
+            "pixels must stay in [0, 1]: case 1 has pixels at 0, 0.05, 0.95 and 1 whose step leaves that "
+            "range. Clip after the step, not before",
+            "torch has an elementwise sign (−1, 0 or +1) and a method that clips a tensor between two "
+            "bounds; work on the whole tensor at once, no loop — the answer has x's shape",
+        ],
     )
 
 
@@ -849,8 +950,17 @@ def check_project_linf(fn: Callable[[Any, Any, float], Any]) -> bool:
             ((t(a1), t(x1), 0.0), want(x1, x1, 0.0)),  # ε = 0: back to the original
             ((t(a2), t(x2), 0.2), want(a2, x2, 0.2)),
         ],
-        hint="torch.min(torch.max(x_adv, x - eps), x + eps) keeps each pixel within ±eps of the "
-        "original; then .clamp(0, 1), because near 0 and 1 the ball reaches outside the valid pixels",
+        hint=[
+            "each pixel has its own interval, ε either side of the same pixel of the original x, and must "
+            "also lie in [0, 1]. Case 1 has one pixel of each kind: too far up, too far down, inside, "
+            "below 0, above 1 — where should each land?",
+            "projecting onto an interval is clipping: below the lower end goes to the lower end, above the "
+            "upper end to the upper end, inside stays. Here the ends differ from pixel to pixel (tensors, "
+            "not numbers), and the [0, 1] clip comes after; ε = 0 (case 2) must give back x",
+            "compute the two ends of each pixel's interval as tensors shaped like x; torch.maximum and "
+            "torch.minimum compare two tensors entry by entry. Case 1 with ε = 0.1 should give [0.6, 0.4, "
+            "0.55, 0.0, 1.0, 0.3]",
+        ],
     )
 
 
@@ -895,9 +1005,16 @@ def check_predictive_entropy(fn: Callable[[Any], Any]) -> bool:
         lambda p: _in_float64(fn(p)),
         [((torch.tensor(p, dtype=torch.float32),), h) for p, h, _ in _mc_cases()],
         atol=1e-5,
-        hint="average the T passes first (probs.mean(0)), then −(p * log p).sum(-1) over the "
-        "classes, with the natural log; where p = 0, log p is −inf and 0 · −inf is NaN: "
-        "use torch.log(p.clamp_min(1e-12))",
+        hint=[
+            "average the T passes first, then take the entropy of that mean prediction: one number per "
+            "image, shape (N,). The mean of the T entropies is another quantity (case 1's third image: log "
+            "2 against 0)",
+            "case 1 has probabilities of exactly 0: log 0 is −inf, and 0 · (−inf) is NaN in floating "
+            "point, while the entropy counts that term as 0. Keep the log away from 0, or drop those terms",
+            "use the natural log, not bits: ten classes at 0.1 (case 2) give log 10 ≈ 2.303. The classes "
+            "are the last axis, the T passes the first; a tiny floor under p (clamp_min) keeps the log "
+            "finite",
+        ],
     )
 
 
@@ -913,9 +1030,17 @@ def check_mutual_information(fn: Callable[[Any], Any]) -> bool:
         lambda p: _in_float64(fn(p)),
         [((torch.tensor(p, dtype=torch.float32),), mi) for p, _, mi in _mc_cases()],
         atol=1e-5,
-        hint="the entropy of the mean (probs.mean(0)) minus the mean of the T entropies "
-        "(entropy of each pass over dim −1, then .mean(0)); not the other way round, "
-        "and 0 · log 0 = 0 (clamp p before the log)",
+        hint=[
+            "case 1 holds the exercise's three hand-worked images, two passes and two classes each: expect "
+            "[0, 0, log 2]. MI is never negative: the entropy of the average is at least the average "
+            "entropy",
+            "you need two entropies: of the mean prediction, shape (N,) (your predictive_entropy), and of "
+            "each single pass, shape (T, N), averaged over the passes. The other way round gives the right "
+            "numbers with the wrong sign",
+            "the entropy of each pass is the same sum over the class axis as before, on probs without "
+            "averaging first; 0 · log 0 must count as 0 there too (case 1's passes are sure, with "
+            "probabilities of exactly 0)",
+        ],
     )
 
 
@@ -942,10 +1067,16 @@ def check_calibration_error(fn: Callable[[np.ndarray, np.ndarray, int], float]) 
             (case([0.95, 0.65, 0.45, 0.15], [1, 0, 1, 0], 2), 0.25),  # two bins: (0, 0.5] and (0.5, 1]
         ],
         atol=1e-6,
-        hint="for each bin (lo, hi]: in_bin = (confidence > lo) & (confidence <= hi); if it is "
-        "not empty add in_bin.mean() * |correct[in_bin].mean() − confidence[in_bin].mean()|. "
-        "A confidence of 1.0 belongs to the last bin, and an over-confident bin must not "
-        "cancel an under-confident one",
+        hint=[
+            "ECE is a weighted sum of gaps, one per non-empty bin: |accuracy − mean confidence| in that "
+            "bin. Case 1 has a single bin, 95% sure and 3 of 4 right: 0.2",
+            "take each bin's gap as an absolute value before adding (case 4: an over-confident bin must "
+            "not cancel an under-confident one), and weigh it by the bin's share n_bin / N of all "
+            "predictions, not equally (case 3: 0.175, not 0.2)",
+            "the bins are (lo, hi]: open below, closed above, so a confidence of exactly 1.0 falls in the "
+            "last bin (case 5); M + 1 evenly spaced edges from 0 to 1 give them, and a boolean mask per "
+            "bin gives its size and its two means",
+        ],
     )
 
 
@@ -978,8 +1109,16 @@ def check_xor_relu_weights(fn: Callable[[], tuple[Any, Any, Any, Any]]) -> bool:
         "xor_relu_weights",
         outputs,
         [((), np.array([0.0, 1.0, 1.0, 0.0]))],
-        hint="try two hidden units that both compute x₁ + x₂, with biases 0 and −1: what "
-        "are they on the four inputs? The output is a weighted sum of them",
+        hint=[
+            "the net ends with no step, so its output must be exactly 0, 1, 1, 0. For your weights, "
+            "compute the two hidden units on the four inputs by hand first: a table of 4 × 2 numbers",
+            'XOR is "x₁ + x₂ equals 1": the sum is 0, 1, 1, 2 on the four inputs. A hidden unit can pass '
+            "that sum on; the output then needs to take away something that is 0 everywhere except at (1, "
+            "1)",
+            "a ReLU unit with a negative bias stays at 0 until its input passes a threshold: give a second "
+            "unit the same sum but a threshold that only (1, 1) passes, and choose its output weight so "
+            "that 2 comes down to 0",
+        ],
     )
 
 
@@ -996,7 +1135,14 @@ def check_one_hidden_layer_params(fn: Callable[[int, int, int], int]) -> bool:
             ((784, 512, 10), 407_050),
             ((3, 1, 2), 8),
         ],
-        hint="n_in·h weights + h biases into the hidden layer, h·n_out weights + n_out biases out of it",
+        hint=[
+            "two Linear layers, each with a weight matrix and a bias vector; the tanh between them has no "
+            "parameters. Case 1 is section 1's XOR net, 2 → 4 → 1: PyTorch counts 17",
+            "each output neuron of a Linear layer has one weight per input plus one bias; the biases are "
+            "what is most often forgotten (12 instead of 17 in case 1)",
+            "count the two layers separately and add: into the hidden layer (n_in inputs, h outputs) and "
+            "out of it (h inputs, n_out outputs). Case 6, 3 → 1 → 2, has 4 + 4 = 8",
+        ],
     )
 
 
@@ -1054,8 +1200,17 @@ def check_randomise_labels(fn: Callable[[Any, float, int, int], Any]) -> bool:
             ((zeros, 0.0, 10, 3), np.array([0, 0])),
             ((zeros[:8], 0.5, 2, 4), np.array([4, 1])),  # two classes: a changed 0 can only become 1
         ],
-        hint="k = round(frac * N); idx = torch.randperm(N)[:k]; add a random shift in 1..K−1 to those "
-        "labels, modulo K, in a clone",
+        hint=[
+            "three things are checked: exactly round(frac · N) labels change, each to a class different "
+            "from its old one, and the new classes vary. Case 1: 500 of 1,000 zeros change, and together "
+            "they should use all of the classes 1 … 9",
+            "a fresh label drawn from all K classes equals the old one about 1 time in K, so fewer labels "
+            "change than asked: draw from the other K − 1 classes only. Pick the positions without "
+            "repeats, at random over all of them, and change a copy, never labels itself",
+            "torch.randperm with your generator gives positions without repeats; for a class that is never "
+            "the old one, think of a step of 1 … K − 1 around a clock of K classes, with its own random "
+            "draw for each position",
+        ],
     )
 
 
@@ -1076,7 +1231,16 @@ def check_shuffle_agreement(fn: Callable[[np.ndarray], float]) -> bool:
             ((np.array([5, 0, 0]),), 1.0),
             ((mnist_like,), np.sum((mnist_like / 10_000) ** 2)),
         ],
-        hint="turn the counts into class frequencies p = counts / counts.sum(), then sum p²",
+        hint=[
+            "the answer is a probability: ten equal classes (case 1) give 0.1, a single class (case 4) "
+            "gives 1. Case 3, counts [3, 1], gives 0.625, so it is not 1 / K",
+            "the expected fraction of agreeing positions is the probability that one position agrees; "
+            "split that by the position's true class, since a shuffled label is of class c with "
+            "probability n_c / N whatever was there before",
+            "write case 3 out: a position is of class 0 with probability 3/4, and then its shuffled label "
+            "matches with probability 3/4; class 1 likewise with 1/4 and 1/4: 9/16 + 1/16 = 0.625. Turn "
+            "the counts into frequencies first",
+        ],
     )
 
 
@@ -1113,9 +1277,15 @@ def check_discriminator_loss(fn: Callable[[Any, Any], Any]) -> bool:
             for r, f in cases
         ],
         atol=1e-4,
-        hint="F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + the same "
-        "for d_fake against zeros; log(1 − sigmoid(30)) is log 0 in float32, the logits "
-        "version is not",
+        hint=[
+            "the inputs are logits, before the sigmoid. The loss has two parts, each a mean over its own "
+            "batch (N reals, M fakes): reals scored against 1, fakes against 0. Case 2, both logits 0, "
+            "gives 2 · log 2 ≈ 1.386",
+            "case 4 has a fake with logit 30: σ(30) is 1.0 in float32, so log(1 − σ(30)) is log 0 = −inf. "
+            "Don't take the sigmoid and then the log; get the log of σ straight from the logit",
+            'torch.nn.functional has stable losses that take logits: a binary cross-entropy "with logits" '
+            "and a log-sigmoid. 1 − σ(z) = σ(−z), and a target must have the shape of its logits, (N, 1)",
+        ],
     )
 
 
@@ -1132,7 +1302,213 @@ def check_generator_loss(fn: Callable[[Any], Any]) -> bool:
         lambda d: _in_float64(fn(d)),
         [((torch.tensor(c, dtype=torch.float32)[:, None],), np.mean(_softplus(-np.array(c)))) for c in cases],
         atol=1e-4,
-        hint="F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake)); "
-        "not log(1 − D), the saturating loss, which has the opposite sign and little "
-        "gradient where D rejects the fakes",
+        hint=[
+            "G wants D to call its fakes real: the loss is the binary cross-entropy of σ(d_on_fake) "
+            "against 1, averaged over the batch into one number. Case 1, a logit of 0, gives log 2 ≈ 0.693",
+            "this is the non-saturating loss, the mean of −log D(G(z)), not log(1 − D(G(z))): that one has "
+            "the opposite sign (−0.693 in case 1) and little gradient where D rejects the fakes. Return "
+            "one number, not shape (M, 1)",
+            "work case 2 by hand, logits −2, 1 and 3: −log σ of each is 2.127, 0.313 and 0.049, and their "
+            "mean 0.830. Compute log σ straight from the logit, as in discriminator_loss "
+            "(torch.nn.functional has a log-sigmoid, and a BCE with logits)",
+        ],
+    )
+
+
+# --- the lectures' core: 06, 09, 12 ------------------------------------------------------------
+
+
+def check_lstm_cell(fn: Callable[..., tuple[Any, Any]]) -> bool:
+    """Exercise 06 (core): ``fn(x, h, c, W_ih, W_hh, b_ih, b_hh)`` → ``(h_new, c_new)``, one LSTM step.
+
+    Compared with ``nn.LSTMCell`` given the same weights, in float64 and float32, with an input size
+    that differs from the hidden size (so transposed weights do not fit).
+    """
+    import torch
+
+    cases = []
+    for seed, (batch, d, hidden, dtype) in enumerate(((3, 5, 4, torch.float64), (2, 3, 6, torch.float32))):
+        torch.manual_seed(seed)
+        cell = torch.nn.LSTMCell(d, hidden).to(dtype)
+        with torch.no_grad():
+            for p in cell.parameters():
+                p.normal_(0, 0.8)  # larger than the default init: every gate's nonlinearity shows
+        x, h, c = (torch.randn(batch, n, dtype=dtype) for n in (d, hidden, hidden))
+        cases.append((cell, x, h, c))
+
+    def answer(cell, x, h, c):
+        weights = [p.detach().clone() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+        with torch.no_grad():
+            want_h, want_c = cell(x, (h, c))
+            got = fn(x.clone(), h.clone(), c.clone(), *weights)
+        shape = tuple(h.shape)
+        h_new, c_new = _arrays(got, ("h_new", "c_new"), (shape, shape))
+        tol = 1e-9 if x.dtype == torch.float64 else 1e-5
+        _compare([h_new, c_new], [want_h.double().numpy(), want_c.double().numpy()], ("h_new", "c_new"), tol)
+        return 0
+
+    return check(
+        "lstm_cell",
+        answer,
+        student=fn,
+        cases=[(c, 0) for c in cases],
+        hint=[
+            "the message says which of h_new and c_new is off; case 1 is float64, case 2 float32 with an "
+            "input size different from the hidden size",
+            "one matrix product per input gives all four gates at once, (B, 4H); split it into four blocks "
+            "in PyTorch's order: input, forget, cell candidate, output",
+            "three gates squash to (0, 1) and one candidate to (−1, 1); the new cell state mixes the old "
+            "one and the candidate, and the new hidden state reads the new cell state through a squash",
+        ],
+    )
+
+
+def check_mc_dropout_predict(fn: Callable[..., tuple[Any, Any, Any]]) -> bool:
+    """Exercise 09 (core): ``fn(model, x, T)`` → ``(mean_probs, entropy, mutual_info)`` by MC dropout.
+
+    Checked by properties and against a many-pass reference within Monte Carlo tolerance, on a model
+    with batch norm and dropout that arrives in training mode with one batch norm kept in eval: exactly
+    T passes, dropout on, batch norm's statistics untouched, every module's mode restored, the mean of
+    the probabilities (not of the logits), entropies in nats, mutual information ≥ 0.
+    """
+    import torch
+    from torch import nn
+
+    from .references import mc_dropout_predict
+
+    def model_and_data(seed):
+        torch.manual_seed(seed)
+        model = nn.Sequential(
+            nn.Linear(6, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4),
+        )  # fmt: skip
+        with torch.no_grad():
+            model(torch.randn(64, 6) * 2)  # batch norm learns running statistics in training mode
+            for m in model.modules():
+                if isinstance(m, nn.Linear):
+                    m.weight.mul_(3)  # confident, varied outputs: the slips show
+        model.train()
+        model[5].eval()  # a model that keeps one batch norm in eval inside training mode
+        return model, torch.randn(8, 6)
+
+    estimates = {}  # seed → a 2,000-pass estimate, made before any student code runs (and not timed)
+    for seed in (0, 1):
+        ref_model, x = model_and_data(seed)
+        torch.manual_seed(1000 + seed)
+        estimates[seed] = [v.numpy().astype(np.float64) for v in mc_dropout_predict(ref_model, x, 2000)]
+
+    def answer(seed, T):
+        model, x = model_and_data(seed)
+        modes = [m.training for m in model.modules()]
+        stats = [b.clone() for b in model.buffers()]
+        calls = []
+        hook = model.register_forward_hook(lambda *_: calls.append(1))
+        try:
+            got = fn(model, x.clone(), T)
+        finally:
+            hook.remove()
+        if len(calls) != T:
+            raise Wrong(f"the model ran {len(calls)} times for T = {T}: run exactly T passes")
+        if [m.training for m in model.modules()] != modes:
+            raise Wrong("the modules' train/eval modes are not as they were: restore each module's own mode")
+        if any(not torch.equal(a, b) for a, b in zip(stats, model.buffers())):
+            raise Wrong(
+                "batch norm's running statistics changed: it must stay in eval mode during the passes"
+            )
+        n, k = len(x), 4
+        mean, ent, mi = _arrays(got, ("mean_probs", "entropy", "mutual_info"), ((n, k), (n,), (n,)))
+        if not np.allclose(mean.sum(1), 1, atol=1e-5) or (mean < -1e-7).any():
+            raise Wrong("each row of mean_probs must be probabilities that sum to 1")
+        if (mi < -1e-6).any():
+            raise Wrong(
+                "mutual_info is negative somewhere: it is the entropy of the mean minus the mean entropy"
+            )
+        if T > 1 and np.abs(mi).max() < 1e-6:
+            raise Wrong("mutual_info is 0 everywhere: were the dropout layers active during the passes?")
+        if T < 100:
+            return 0  # too few passes to compare with an estimate: the properties above must hold
+        want = estimates[seed]
+        off = [
+            f"{what} differs from a 2,000-pass estimate by up to {np.abs(g - w).max():.3f}"
+            for g, w, what in zip((mean, ent, mi), want, ("mean_probs", "entropy", "mutual_info"))
+            if np.abs(g - w).max() > 0.2  # Monte Carlo: 400 passes stayed within 0.09 in 80 tries
+        ]
+        if off:
+            raise Wrong("; ".join(off))
+        return 0
+
+    return check(
+        "mc_dropout_predict",
+        answer,
+        student=fn,
+        cases=[((0, 400), 0), ((1, 400), 0), ((2, 3), 0)],
+        limit_s=60,
+        hint=[
+            "the message names the property that failed; the checker's model has batch norm and dropout, "
+            "arrives in training mode, and keeps one batch norm in eval",
+            "dropout must be on and batch norm off (eval) during the passes; afterwards every module must "
+            "be back in its own mode — remember each module's flag before you change anything",
+            "average the T softmax outputs, not the logits; the entropy of that average, minus the average "
+            "of the T entropies, is the mutual information (natural log: nats)",
+        ],
+    )
+
+
+def check_gan_step(fn: Callable[..., tuple[float, float]]) -> bool:
+    """Exercise 12 (core): ``fn(G, D, opt_G, opt_D, real, z)`` → ``(d_loss, g_loss)``, one GAN step.
+
+    Runs the step on small linear nets and compares the losses and every parameter after it with the
+    reference step on identical copies. Stale gradients are planted in every parameter first: a step
+    that does not zero them moves differently.
+    """
+    import copy
+
+    import torch
+    from torch import nn
+
+    from .references import gan_step
+
+    def nets(seed):
+        torch.manual_seed(seed)
+        G = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 5))
+        D = nn.Sequential(nn.Linear(5, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+        real, z = torch.randn(16, 5), torch.randn(16, 3)
+        return G, D, real, z
+
+    def answer(seed):
+        results = []
+        for step in (fn, gan_step):
+            G, D, real, z = nets(seed)
+            G, D = copy.deepcopy(G), copy.deepcopy(D)
+            for p in [*G.parameters(), *D.parameters()]:
+                p.grad = torch.full_like(p, 0.5)  # stale gradients from an earlier step
+            opt_G = torch.optim.SGD(G.parameters(), lr=0.1)
+            opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+            losses = step(G, D, opt_G, opt_D, real.clone(), z.clone())
+            results.append((losses, [p.detach().clone() for p in G.parameters()],
+                            [p.detach().clone() for p in D.parameters()]))  # fmt: skip
+        (got, g_got, d_got), (want, g_want, d_want) = results
+        d_loss, g_loss = _arrays(got, ("d_loss", "g_loss"), ((), ()))
+        _compare([d_loss, g_loss], [np.float64(w) for w in want], ("d_loss", "g_loss"), 1e-5)
+        if any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(d_got, d_want)):
+            raise Wrong("the losses are right, but D's weights after the step differ from the reference's")
+        if any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(g_got, g_want)):
+            raise Wrong(
+                "the losses and D are right, but G's weights after the step differ from the reference's"
+            )
+        return 0
+
+    return check(
+        "gan_step",
+        answer,
+        student=fn,
+        cases=[((0,), 0), ((1,), 0)],
+        hint=[
+            "the message says what differs: a loss, D's weights after the step, or G's. The checker's "
+            "parameters start with stale gradients in them",
+            "D's loss has two parts, real images labelled 1 and fakes labelled 0, and must not send "
+            "gradients into G; each optimizer's gradients are cleared before its own backward pass",
+            "G's loss asks the *updated* D to call the fakes real (the non-saturating loss of section 1); "
+            "D returns logits, so use the loss that takes logits",
+        ],
     )

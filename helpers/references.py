@@ -12,7 +12,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["conv2d", "mlp_backward", "numerical_gradient", "softmax_ce_grad"]
+__all__ = [
+    "conv2d",
+    "gan_step",
+    "lstm_cell",
+    "mc_dropout_predict",
+    "mlp_backward",
+    "numerical_gradient",
+    "softmax_ce_grad",
+]
 
 
 def softmax_ce_grad(
@@ -97,3 +105,75 @@ def conv2d(x: np.ndarray, k: np.ndarray, stride: int = 1, padding: int = 0) -> n
                 window = xp[:, r * stride : r * stride + kh, c * stride : c * stride + kw]
                 out[o, r, c] = np.sum(window * k[o])
     return out
+
+
+def lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    """Notebook 06: one LSTM step in PyTorch's layout (torch tensors, float32 or float64).
+
+    x (B, D), h and c (B, H), W_ih (4H, D), W_hh (4H, H), b_ih and b_hh (4H,), gates in the order
+    i, f, g, o → ``(h_new, c_new)``, each (B, H).
+    """
+    import torch
+
+    gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh  # (B, 4H): the four gates' pre-activations
+    i, f, g, o = gates.chunk(4, dim=1)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_new = torch.sigmoid(o) * torch.tanh(c_new)
+    return h_new, c_new
+
+
+def mc_dropout_predict(model, x, T: int):
+    """Notebook 09: MC dropout: exactly ``T`` passes with dropout on and everything else in eval mode.
+
+    x (N, ...) → ``(mean_probs (N, K), entropy (N,), mutual_info (N,))`` in nats, on the CPU; ``x`` is
+    moved to the model's device. Every module's training flag is as it was afterwards.
+    """
+    import torch
+    from torch import nn
+
+    x = x.to(next(model.parameters()).device)  # the model's device; the results come back on the CPU
+    before = {m: m.training for m in model.modules()}
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.train()  # dropout on; batch norm keeps its running statistics (eval)
+    try:
+        with torch.no_grad():
+            probs = torch.stack(
+                [torch.softmax(model(x).float(), dim=-1).cpu() for _ in range(T)]
+            )  # (T, N, K)
+    finally:
+        for m, was in before.items():
+            m.training = was  # module by module: a model may keep some parts in eval on purpose
+
+    def entropy(p):
+        return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
+
+    mean = probs.mean(0)
+    return mean, entropy(mean), entropy(mean) - entropy(probs).mean(0)
+
+
+def gan_step(G, D, opt_G, opt_D, real, z) -> tuple[float, float]:
+    """Notebook 12: one training step of a GAN whose discriminator D returns logits.
+
+    ``fake = G(z)`` once; D's loss, BCE with logits on ``real`` (label 1) and ``fake.detach()`` (label 0),
+    the two batch means summed, then D's step; then G's non-saturating loss BCE(D(fake), 1) with the
+    updated D, then G's step. Returns ``(d_loss, g_loss)``, the values before each step.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    fake = G(z)
+    d_real, d_fake = D(real), D(fake.detach())  # detach: D's loss must not reach G
+    d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
+        F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    )
+    opt_D.zero_grad()
+    d_loss.backward()
+    opt_D.step()
+    d_on_fake = D(fake)  # the updated D
+    g_loss = F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake))
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return d_loss.item(), g_loss.item()

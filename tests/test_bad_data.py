@@ -597,6 +597,20 @@ def test_a_download_onto_a_full_disk_says_so(online, monkeypatch, tmp_path, code
     assert "no network" not in message and not list(dest.parent.iterdir())
 
 
+def test_a_folder_where_a_download_goes_is_named(online, monkeypatch, tmp_path):
+    """A folder at raw/aclImdb_v1.tar.gz in the cache: the loader names it and says to move it, rather
+    than reporting a network error after downloading the file at every URL."""
+    fixtures.write_imdb(online / "aclImdb_v1.tar.gz")
+    monkeypatch.setattr(data, "IMDB_MD5", md5(online / "aclImdb_v1.tar.gz"))
+    folder = tmp_path / "cache" / "raw" / "aclImdb_v1.tar.gz"
+    folder.mkdir(parents=True)
+    with pytest.raises(CorruptDataError) as err:
+        data.load_imdb()
+    message = str(err.value)
+    assert f"{folder} is a folder" in message and "move that folder out of the way" in message
+    assert "network" not in message
+
+
 def test_a_server_that_never_answers_times_out(env, monkeypatch):
     monkeypatch.delenv("WORKBOOK_OFFLINE")
     monkeypatch.setattr(download, "CONNECT_TIMEOUT_S", 0.5)

@@ -3,6 +3,7 @@
 with the network gone; errors; and the real mirror (shapes, counts, dtypes)."""
 
 import gzip
+import time
 
 import numpy as np
 import pytest
@@ -92,6 +93,20 @@ def test_imdb_download_and_convert(remote, monkeypatch):
     assert {t for s, _, t in reviews if s == "test"} == set(imdb.test_texts)
     go_offline(monkeypatch)
     assert data.load_imdb().test_texts == imdb.test_texts
+
+
+def test_imdb_build_is_byte_identical(online, monkeypatch, tmp_path):
+    """Two builds from the same download give the same bytes (no time or temporary file name in the
+    gzip header): processes building at once record one hash, whichever file ends up in place."""
+    tar = online / "aclImdb_v1.tar.gz"
+    fixtures.write_imdb(tar)
+    monkeypatch.setattr(data, "IMDB_MD5", md5(tar))
+    first, second = tmp_path / "first.jsonl.gz", tmp_path / "second.jsonl.gz"
+    data._build_imdb(first)
+    time.sleep(1.1)  # the gzip header's time has a resolution of 1 s
+    data._build_imdb(second)
+    assert first.read_bytes() == second.read_bytes()
+    assert gzip.decompress(first.read_bytes()).count(b"\n") == 8
 
 
 def test_hymenoptera_download_and_convert(remote, monkeypatch):

@@ -613,25 +613,117 @@ def test_use_or_reference_hands_the_lesson_a_passed_function_only(capsys):
         exercises.use_or_reference(lambda: 0, name="nonsense")
 
 
-# telltale pieces of each core answer: no hint may print them
+# telltale pieces of each exercise's answer (its collapsed solution in the notebook): no hint may print them
 ANSWERS = {
+    "lstm_cell": ["chunk(4", "@ W_ih.T", "@ W_hh.T", "torch.tanh(c_new)", "sigmoid(f) * c"],
+    "mc_dropout_predict": ["m.train()", "probs.mean(0)", "m.training = was", "isinstance(m, nn.Dropout)"],
+    "gan_step": ["fake.detach()", "ones_like(d_real)", "zeros_like(d_fake)", "opt_D.step()", "D(fake)"],
     "softmax_ce_grad": ["X.T @", "X.T@", ".max(axis=1", ".max(1", "np.arange(", "-= 1", "/ len(X)", "/ n"],
     "numerical_gradient": ["(2 * eps)", "/ (2*eps)", "f(x) - f(", "x[i] = ", "x[idx]"],
     "mlp_backward": ["X.T @", "h1.T @", "@ W3.T", "@ W2.T", "(z1 > 0)", "(z2 > 0)", "* (z"],
     "conv2d": ["np.pad(", "r * stride", "r*stride", "np.sum(window", "// stride + 1"],
+    # 01
+    "matmul_flops": ["n * p * (2", "2 * m - 1", "2m - 1", "2m − 1", "2·m − 1", "(m - 1)"],
+    "saliency_share": ["axis=(1, 2)", ".sum((1, 2))", "(-2, -1)", "* mask).sum", "(s * mask)"],
+    # 02
+    "softmax_rows": ["Z - Z.max(", "Z.max(axis=1", "keepdims=True", "E / E.sum(", "np.exp(Z -"],
+    "cross_entropy_loss": [
+        "[np.arange(",
+        "np.arange(len(",
+        "probs[np.arange",
+        "np.log(1 /",
+        "np.mean(np.log(",
+    ],
+    # 03
+    "count_dense_params": ["n_in * n_out + n_out", "n_in * n_out", "zip(sizes", "sizes[1:]", "sizes[:-1]"],
+    "momentum_step": ["beta * v + grad", "w - lr * v", "v = beta", "lr * v", "w − lr"],
+    # 04
+    "conv_output_size": ["// s + 1", "2 * p - k", "2p - k", "2p − k", "/ s) + 1", "⌋ + 1"],
+    # 05
+    "conv_block_output": [
+        "2 * padding - k + 1",
+        "c_in * k * k + 1",
+        "c_in·k·k",
+        "2·padding − k + 1",
+        "conv_side // 2",
+    ],
+    "label_smoothing_targets": ["np.eye(", "* (1 - eps)", "eps / num_classes", "one_hot *", "(1 − ε) +"],
+    # 06
+    "masked_mean": ["torch.arange(", "< lengths[:, None]", "/ lengths[:, None]", "[..., None]", "[None, :]"],
+    "rnn_params": ["hidden * n_in", "hidden * hidden", "2 * hidden", '"lstm": 4', "sets *", "h × h"],
+    # 07
+    "freeze_all_but": [
+        "requires_grad = False",
+        "requires_grad = True",
+        "requires_grad_(",
+        "if p.requires_grad",
+        "getattr(model, name).parameters()",
+    ],
+    "majority_rate": ["np.bincount(", "counts.max()", "/ len(labels)", "return_counts"],
+    # 08
+    "fgsm_step": ["grad.sign()", "torch.sign(grad)", ".clamp(0, 1)", "eps * grad", "x + eps *"],
+    "project_linf": ["torch.min(torch.max(", "x - eps", "x + eps", ".clamp(0, 1)", "clamp(-eps, eps)"],
+    # 09
+    "predictive_entropy": ["probs.mean(0)", "clamp_min(1e-12)", "(p * torch.log", "-(p *", ".sum(-1)"],
+    "mutual_information": [
+        "h_each",
+        "predictive_entropy(probs) -",
+        "probs.mean(0)",
+        "clamp_min(1e-12)",
+        ".mean(0)",
+    ],
+    "calibration_error": [
+        "np.linspace(0, 1",
+        "(confidence > lo) & (confidence <= hi)",
+        "> lo",
+        "<= hi",
+        "in_bin.mean() *",
+        "correct[in_bin].mean()",
+    ],
+    # 10
+    "xor_relu_weights": [
+        "[[1.0, 1.0], [1.0, 1.0]]",
+        "[0.0, -1.0]",
+        "[1.0, -2.0]",
+        "[0, -1]",
+        "0 and −1",
+        "h₁ − 2·h₂",
+    ],
+    "one_hidden_layer_params": ["n_in * h + h", "h * n_out + n_out", "n_in * h", "h * n_out", "n_in·h"],
+    # 11
+    "randomise_labels": ["torch.randperm(", "torch.randint(1,", "% num_classes", "[:k]", "labels[where] +"],
+    "shuffle_agreement": ["counts / counts.sum()", "np.sum(p", "p ** 2", "** 2", "p²", "/ N)²"],
+    # 12
+    "discriminator_loss": [
+        "binary_cross_entropy_with_logits(",
+        "ones_like(d_real)",
+        "zeros_like(d_fake)",
+        "logsigmoid(d_real)",
+        "logsigmoid(-d_fake)",
+        "softplus(",
+    ],
+    "generator_loss": [
+        "logsigmoid(d_on_fake)",
+        "binary_cross_entropy_with_logits(",
+        "ones_like(d_on_fake)",
+        "softplus(-",
+    ],
 }
 
 
 @pytest.mark.parametrize("name", sorted(ANSWERS))
-def test_no_hint_gives_the_answer(name, capsys):
+def test_no_hint_gives_the_answer(name, capsys, monkeypatch):
     def todo(*args, **kwargs):
         raise NotImplementedError
 
+    monkeypatch.setattr(exercises, "_failures", {})  # start at the first tier, whatever ran before
     checker = getattr(exercises, f"check_{name}")
     for _ in range(6):  # every tier
         checker(todo)
     out = capsys.readouterr().out
     assert out.count("hint: ") == 6
+    hints = [line.split("hint: ", 1)[1] for line in out.splitlines() if "hint: " in line]
+    assert len(set(hints)) == 3, f"{name}: expected three tiers of hints, got {len(set(hints))}"
     leaked = [a for a in ANSWERS[name] if a.replace(" ", "") in out.replace(" ", "")]
     assert not leaked, f"{name}'s hints print the answer: {leaked}"
 
@@ -763,4 +855,246 @@ def _core_slips():
 def test_core_checkers_fail_typical_slips(name, wrong, capsys):
     with np.errstate(all="ignore"):
         assert not getattr(exercises, f"check_{name}")(wrong), capsys.readouterr().out
+    assert getattr(exercises, f"check_{name}")(getattr(references, name)), capsys.readouterr().out
+
+
+def _core_slips_06_09_12():
+    """(checker name, a typical wrong answer) for lstm_cell, mc_dropout_predict and gan_step."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    R = references
+
+    def lstm_wrong_order(x, h, c, Wi, Wh, bi, bh):
+        g = x @ Wi.T + bi + h @ Wh.T + bh
+        i, f, o, gg = g.chunk(4, 1)
+        cn = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        return torch.sigmoid(o) * torch.tanh(cn), cn
+
+    def lstm_sigmoid_g(x, h, c, Wi, Wh, bi, bh):
+        g = x @ Wi.T + bi + h @ Wh.T + bh
+        i, f, gg, o = g.chunk(4, 1)
+        cn = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.sigmoid(gg)
+        return torch.sigmoid(o) * torch.tanh(cn), cn
+
+    def lstm_no_tanh_c(x, h, c, Wi, Wh, bi, bh):
+        hn, cn = R.lstm_cell(x, h, c, Wi, Wh, bi, bh)
+        g = x @ Wi.T + bi + h @ Wh.T + bh
+        return torch.sigmoid(g.chunk(4, 1)[3]) * cn, cn
+
+    def lstm_transposed(x, h, c, Wi, Wh, bi, bh):
+        return R.lstm_cell(x, h, c, Wi.T.T, Wh, bi, bh) if False else (x @ Wi + bi, c)
+
+    def lstm_one_bias(x, h, c, Wi, Wh, bi, bh):
+        return R.lstm_cell(x, h, c, Wi, Wh, bi, torch.zeros_like(bh))
+
+    def mc_eval(model, x, T):
+        model.eval()
+        with torch.no_grad():
+            p = torch.stack([torch.softmax(model(x), -1) for _ in range(T)])
+        m = p.mean(0)
+        H = -(m * m.clamp_min(1e-12).log()).sum(-1)
+        return m, H, H - (-(p * p.clamp_min(1e-12).log()).sum(-1)).mean(0)
+
+    def mc_train_all(model, x, T):
+        before = {m: m.training for m in model.modules()}
+        model.train()
+        with torch.no_grad():
+            p = torch.stack([torch.softmax(model(x), -1) for _ in range(T)])
+        for m, w in before.items():
+            m.training = w
+        mm = p.mean(0)
+        H = -(mm * mm.clamp_min(1e-12).log()).sum(-1)
+        return mm, H, H - (-(p * p.clamp_min(1e-12).log()).sum(-1)).mean(0)
+
+    def mc_logits(model, x, T):
+        before = {m: m.training for m in model.modules()}
+        model.eval()
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.train()
+        with torch.no_grad():
+            lg = torch.stack([model(x) for _ in range(T)])
+        for m, w in before.items():
+            m.training = w
+        p = torch.softmax(lg, -1)
+        mm = torch.softmax(lg.mean(0), -1)
+        H = -(mm * mm.clamp_min(1e-12).log()).sum(-1)
+        return mm, H, H - (-(p * p.clamp_min(1e-12).log()).sum(-1)).mean(0)
+
+    def mc_sign(model, x, T):
+        m, H, mi = R.mc_dropout_predict(model, x, T)
+        return m, H, -mi
+
+    def mc_not_restored(model, x, T):
+        out = R.mc_dropout_predict(model, x, T)
+        model.eval()
+        return out
+
+    def mc_log2(model, x, T):
+        m, H, mi = R.mc_dropout_predict(model, x, T)
+        return m, H / np.log(2), mi / np.log(2)
+
+    def mc_flag_restore(model, x, T):
+        was = model.training
+        out = R.mc_dropout_predict(model, x, T)
+        model.train(was)
+        return out
+
+    def mc_extra_pass(model, x, T):
+        model(x) if False else None
+        return R.mc_dropout_predict(model, x, T + 1)
+
+    def gan_no_detach(G, D, oG, oD, real, z):
+        fake = G(z)
+        dr, df = D(real), D(fake)
+        dl = F.binary_cross_entropy_with_logits(dr, torch.ones_like(dr)) + F.binary_cross_entropy_with_logits(
+            df, torch.zeros_like(df)
+        )
+        oD.zero_grad()
+        dl.backward()
+        oD.step()
+        gl = F.binary_cross_entropy_with_logits(D(fake), torch.ones_like(df))
+        oG.zero_grad()
+        gl.backward()
+        oG.step()
+        return dl.item(), gl.item()
+
+    def gan_minimax(G, D, oG, oD, real, z):
+        fake = G(z)
+        dr, df = D(real), D(fake.detach())
+        dl = F.binary_cross_entropy_with_logits(dr, torch.ones_like(dr)) + F.binary_cross_entropy_with_logits(
+            df, torch.zeros_like(df)
+        )
+        oD.zero_grad()
+        dl.backward()
+        oD.step()
+        d = D(fake)
+        gl = -F.binary_cross_entropy_with_logits(d, torch.zeros_like(d))
+        oG.zero_grad()
+        gl.backward()
+        oG.step()
+        return dl.item(), gl.item()
+
+    def gan_old_D(G, D, oG, oD, real, z):
+        fake = G(z)
+        dr, df = D(real), D(fake.detach())
+        d_on = D(fake)
+        dl = F.binary_cross_entropy_with_logits(dr, torch.ones_like(dr)) + F.binary_cross_entropy_with_logits(
+            df, torch.zeros_like(df)
+        )
+        gl = F.binary_cross_entropy_with_logits(d_on, torch.ones_like(d_on))
+        oD.zero_grad()
+        dl.backward(retain_graph=True)
+        oD.step()
+        oG.zero_grad()
+        gl.backward()
+        oG.step()
+        return dl.item(), gl.item()
+
+    def gan_no_zero_grad(G, D, oG, oD, real, z):
+        fake = G(z)
+        dr, df = D(real), D(fake.detach())
+        dl = F.binary_cross_entropy_with_logits(dr, torch.ones_like(dr)) + F.binary_cross_entropy_with_logits(
+            df, torch.zeros_like(df)
+        )
+        dl.backward()
+        oD.step()
+        d = D(fake)
+        gl = F.binary_cross_entropy_with_logits(d, torch.ones_like(d))
+        gl.backward()
+        oG.step()
+        return dl.item(), gl.item()
+
+    def gan_mean(G, D, oG, oD, real, z):
+        fake = G(z)
+        dr, df = D(real), D(fake.detach())
+        dl = (
+            F.binary_cross_entropy_with_logits(dr, torch.ones_like(dr))
+            + F.binary_cross_entropy_with_logits(df, torch.zeros_like(df))
+        ) / 2
+        oD.zero_grad()
+        dl.backward()
+        oD.step()
+        d = D(fake)
+        gl = F.binary_cross_entropy_with_logits(d, torch.ones_like(d))
+        oG.zero_grad()
+        gl.backward()
+        oG.step()
+        return dl.item(), gl.item()
+
+    def gan_sigmoid_bce(G, D, oG, oD, real, z):
+        fake = G(z)
+        dr, df = torch.sigmoid(D(real)), torch.sigmoid(D(fake.detach()))
+        dl = F.binary_cross_entropy_with_logits(dr, torch.ones_like(dr)) + F.binary_cross_entropy_with_logits(
+            df, torch.zeros_like(df)
+        )
+        oD.zero_grad()
+        dl.backward()
+        oD.step()
+        d = torch.sigmoid(D(fake))
+        gl = F.binary_cross_entropy_with_logits(d, torch.ones_like(d))
+        oG.zero_grad()
+        gl.backward()
+        oG.step()
+        return dl.item(), gl.item()
+
+    def gan_after(G, D, oG, oD, real, z):
+        fake = G(z)
+        dr, df = D(real), D(fake.detach())
+        dl = F.binary_cross_entropy_with_logits(dr, torch.ones_like(dr)) + F.binary_cross_entropy_with_logits(
+            df, torch.zeros_like(df)
+        )
+        oD.zero_grad()
+        dl.backward()
+        oD.step()
+        d = D(fake)
+        gl = F.binary_cross_entropy_with_logits(d, torch.ones_like(d))
+        oG.zero_grad()
+        gl.backward()
+        oG.step()
+        dr2 = D(real)
+        return F.binary_cross_entropy_with_logits(dr2, torch.ones_like(dr2)).item() * 2, gl.item()
+
+    return [
+        *[
+            ("lstm_cell", f)
+            for f in (lstm_wrong_order, lstm_sigmoid_g, lstm_no_tanh_c, lstm_transposed, lstm_one_bias)
+        ],
+        *[
+            ("mc_dropout_predict", f)
+            for f in (
+                mc_eval,
+                mc_train_all,
+                mc_logits,
+                mc_sign,
+                mc_not_restored,
+                mc_log2,
+                mc_flag_restore,
+                mc_extra_pass,
+            )
+        ],
+        *[
+            ("gan_step", f)
+            for f in (
+                gan_no_detach,
+                gan_minimax,
+                gan_old_D,
+                gan_no_zero_grad,
+                gan_mean,
+                gan_sigmoid_bce,
+                gan_after,
+            )
+        ],
+    ]
+
+
+@pytest.mark.parametrize("name, wrong", _core_slips_06_09_12(), ids=lambda v: getattr(v, "__name__", str(v)))
+def test_core_checkers_06_09_12_fail_typical_slips(name, wrong, capsys):
+    assert not getattr(exercises, f"check_{name}")(wrong), capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["lstm_cell", "mc_dropout_predict", "gan_step"])
+def test_core_checkers_06_09_12_pass_the_reference(name, capsys):
     assert getattr(exercises, f"check_{name}")(getattr(references, name)), capsys.readouterr().out
