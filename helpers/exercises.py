@@ -1512,3 +1512,227 @@ def check_gan_step(fn: Callable[..., tuple[float, float]]) -> bool:
             "D returns logits, so use the loss that takes logits",
         ],
     )
+
+
+# --- the lectures' core: 05, 07, 08 ------------------------------------------------------------
+
+
+def check_augment_batch(fn: Callable[..., Any]) -> bool:
+    """Exercise 05 (core): ``fn(x, max_shift, generator)`` → the batch, each image flipped or not and shifted.
+
+    Checked by properties, not one draw order: every output image is its input, flipped left–right or
+    not, shifted by at most ``max_shift`` pixels each way with zeros filled in (no wrap-around); over a
+    batch of 300 both flips, shifts of both signs up to ±max_shift and many different shifts occur, image
+    by image; the same seed gives the same batch, another seed another; ``x`` is not modified.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(300, 2, 9, 8, generator=g) + 0.1  # no zeros, no symmetry: each transform is unique
+
+    def transforms(image: torch.Tensor, s: int) -> dict[tuple[int, int, int], torch.Tensor]:
+        """Every allowed result for one image: (flipped, dy, dx) → the image flipped or not, then shifted."""
+        h, w = image.shape[-2:]
+        found = {}
+        for flipped in (0, 1):
+            src = image.flip(-1) if flipped else image
+            for dy in range(-s, s + 1):
+                for dx in range(-s, s + 1):
+                    out = torch.zeros_like(src)
+                    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = src[
+                        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+                    ]
+                    found[(flipped, dy, dx)] = out
+        return found
+
+    def answer(max_shift):
+        batch = x.clone()
+        got = fn(batch, max_shift, torch.Generator().manual_seed(11))
+        if not torch.equal(batch, x):
+            raise Wrong("x was modified: build a new batch (torch.zeros_like, or a clone)")
+        if not torch.is_tensor(got) or got.shape != x.shape:
+            raise Wrong(
+                f"return a tensor shaped like x {tuple(x.shape)}, got {getattr(got, 'shape', type(got))}"
+            )
+        got = got.detach().float()
+        seen = []
+        for i in range(len(x)):
+            match = [
+                k for k, v in transforms(x[i], max_shift).items() if torch.allclose(got[i], v, atol=1e-6)
+            ]
+            if not match:
+                rolled = any(
+                    torch.allclose(got[i], x[i].flip(-1)[..., :, :].roll((dy, dx), (-2, -1)), atol=1e-6)
+                    or torch.allclose(got[i], x[i].roll((dy, dx), (-2, -1)), atol=1e-6)
+                    for dy in range(-max_shift, max_shift + 1)
+                    for dx in range(-max_shift, max_shift + 1)
+                )
+                why = (
+                    "it wraps around (like torch.roll): fill the uncovered border with zeros instead"
+                    if rolled
+                    else "it is not this image flipped left–right or not, then shifted within "
+                    f"±{max_shift} pixels with zeros filled in"
+                )
+                raise Wrong(f"image {i}: {why}")
+            seen.append(match[0])
+        flips = np.mean([f for f, _, _ in seen])
+        shifts = {(dy, dx) for _, dy, dx in seen}
+        edges = {v for _, dy, dx in seen for v in (dy, dx)}
+        if not 0.3 <= flips <= 0.7:
+            raise Wrong(f"{flips:.0%} of the 300 images were flipped: each should be, with probability ½")
+        if len(set(seen)) < 10:
+            raise Wrong(f"only {len(set(seen))} different transformations in 300 images: draw one per image")
+        if max_shift and not {-max_shift, max_shift} <= edges:
+            raise Wrong(f"no image was shifted by the full ±{max_shift}: the range includes both ends")
+        if max_shift and len(shifts) < (2 * max_shift + 1) ** 2 // 2:
+            raise Wrong(
+                f"only {len(shifts)} different (dy, dx) shifts in 300 images: draw dy and dx on their own"
+            )
+        again = fn(x.clone(), max_shift, torch.Generator().manual_seed(11))
+        if not torch.equal(torch.as_tensor(again).float(), got):
+            raise Wrong("the same seed gave another batch: draw every random number from `generator`")
+        other = fn(x.clone(), max_shift, torch.Generator().manual_seed(12))
+        if torch.equal(torch.as_tensor(other).float(), got):
+            raise Wrong("another seed gave the same batch: draw the random numbers from `generator`")
+        return 0
+
+    return check(
+        "augment_batch",
+        answer,
+        student=fn,
+        cases=[((2,), 0), ((1,), 0)],
+        limit_s=60,
+        hint=[
+            "the message names the image or the property that failed; the checker's 300 images are random "
+            "noise, so each flip and shift gives a different result",
+            "draw each image's flip and its two shifts on their own, with `generator`; a shift moves the "
+            "content and leaves a border of zeros, nothing wraps around to the other side",
+            "for a shift dy ≥ 0 the output's rows dy…H−1 come from the input's rows 0…H−1−dy (and the other "
+            "way round for dy < 0); both ends of the range must be possible",
+        ],
+    )
+
+
+def check_extract_features(fn: Callable[..., Any]) -> bool:
+    """Exercise 07 (core): ``fn(backbone, x, batch_size)`` → the backbone's outputs for all of x.
+
+    The backbone has batch norm and dropout and arrives in training mode with one batch norm kept in
+    eval (as 07's fine-tuned model does). Checked: the outputs equal the backbone's in eval mode, on the
+    CPU, without gradient tracking; at most ``batch_size`` images per call; every module's mode and every
+    running statistic unchanged afterwards.
+    """
+    import torch
+    from torch import nn
+
+    from .references import extract_features
+
+    def backbone_and_data(seed):
+        torch.manual_seed(seed)
+        net = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.5),
+            nn.Conv2d(8, 6, 3, stride=2, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
+        )  # fmt: skip
+        with torch.no_grad():
+            net(torch.randn(16, 3, 8, 8) * 2)  # batch norm learns running statistics
+        net.train()
+        net[5].eval()
+        return net, torch.randn(23, 3, 8, 8)
+
+    def answer(seed, batch_size):
+        net, x = backbone_and_data(seed)
+        modes = [m.training for m in net.modules()]
+        stats = [b.clone() for b in net.buffers()]
+        sizes = []
+        hook = net.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+        try:
+            got = fn(net, x.clone(), batch_size)
+        finally:
+            hook.remove()
+        if any(not torch.equal(a, b) for a, b in zip(stats, net.buffers())):
+            raise Wrong(
+                "batch norm's running statistics changed: the backbone must be in eval mode while it runs"
+            )
+        if [m.training for m in net.modules()] != modes:
+            raise Wrong("the modules' train/eval modes are not as they were: restore each module's own mode")
+        if not sizes or max(sizes) > batch_size or sum(sizes) != len(x):
+            raise Wrong(
+                f"the backbone saw batches of {sizes} for {len(x)} images and batch_size {batch_size}"
+            )
+        if not torch.is_tensor(got):
+            raise Wrong(f"return one tensor, got {type(got).__name__}")
+        if got.requires_grad:
+            raise Wrong("the features track gradients: compute them under torch.no_grad()")
+        if got.device.type != "cpu":
+            raise Wrong(f"the features are on {got.device}: bring them to the CPU")
+        ref_net, _ = backbone_and_data(seed)
+        want = extract_features(ref_net, x, len(x))
+        if got.shape != want.shape:
+            raise Wrong(
+                f"the features have shape {tuple(got.shape)}, expected {tuple(want.shape)} (no pooling)"
+            )
+        _compare([got.double().numpy()], [want.double().numpy()], ["the features"], 1e-5)
+        return 0
+
+    return check(
+        "extract_features",
+        answer,
+        student=fn,
+        cases=[((0, 5), 0), ((1, 23), 0), ((2, 8), 0)],
+        hint=[
+            "the message names the property that failed; the checker's backbone has batch norm and "
+            "dropout, arrives in training mode, and keeps one batch norm in eval",
+            "inference behaviour means eval mode for the whole backbone while it runs; afterwards put "
+            "every module back in its own mode — remember each module's flag first",
+            "loop over x in slices of batch_size, run each slice without gradient tracking, move each "
+            "result to the CPU, and join them along the first dimension",
+        ],
+    )
+
+
+def check_pgd_attack(fn: Callable[..., Any]) -> bool:
+    """Exercise 08 (core): ``fn(model, x, y, eps, alpha, steps)`` → x_adv by L∞ PGD from x (no random start).
+
+    Compared with the reference on a small float64 model (exactly), with pixels near 0 and 1 (the clip
+    shows), a step larger than ε (the projection shows), one step (FGSM) and several.
+    """
+    import torch
+    from torch import nn
+
+    from .references import pgd_attack
+
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 3)).double().eval()
+    x = torch.rand(10, 1, 4, 4, dtype=torch.float64)
+    x[:, :, 0] = 0.0  # a row of black pixels and one of white ones: the clip to [0, 1] matters there
+    x[:, :, 1] = 1.0
+    y = torch.randint(0, 3, (10,))
+    cases = [(0.1, 0.1, 1), (0.1, 0.03, 7), (0.05, 0.2, 3), (0.2, 0.05, 10)]
+
+    def answer(eps, alpha, steps):
+        got = fn(model, x.clone(), y.clone(), eps, alpha, steps)
+        if not torch.is_tensor(got) or got.shape != x.shape:
+            raise Wrong(
+                f"return x_adv shaped like x {tuple(x.shape)}, got {getattr(got, 'shape', type(got))}"
+            )
+        got = got.detach().double()
+        if (got - x).abs().max() > eps + 1e-9:
+            raise Wrong(f"a pixel moved by {(got - x).abs().max():.3f}, more than ε = {eps}")
+        if got.min() < 0 or got.max() > 1:
+            raise Wrong("a pixel left [0, 1]")
+        want = pgd_attack(model, x, y, eps, alpha, steps)
+        _compare([got.numpy()], [want.numpy()], ["x_adv"], 1e-9)
+        return 0
+
+    return check(
+        "pgd_attack",
+        answer,
+        student=fn,
+        cases=[(c, 0) for c in cases],
+        hint=[
+            "case 1 is a single step (FGSM); the others take several steps, one with a step larger than ε",
+            "each step goes *up* the loss by alpha in the direction of the gradient's sign, computed at the "
+            "current x_adv; then every pixel is brought back within ε of the original x, and into [0, 1]",
+            "start exactly at x (no random start); the gradient of each step needs a fresh x_adv that "
+            "requires grad — gradients must not pile up from one step to the next",
+        ],
+    )

@@ -13,12 +13,15 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
+    "augment_batch",
     "conv2d",
+    "extract_features",
     "gan_step",
     "lstm_cell",
     "mc_dropout_predict",
     "mlp_backward",
     "numerical_gradient",
+    "pgd_attack",
     "softmax_ce_grad",
 ]
 
@@ -177,3 +180,64 @@ def gan_step(G, D, opt_G, opt_D, real, z) -> tuple[float, float]:
     g_loss.backward()
     opt_G.step()
     return d_loss.item(), g_loss.item()
+
+
+def augment_batch(x, max_shift: int, generator):
+    """Notebook 05: a random horizontal flip (probability ½), then a random shift by (dy, dx) in
+    [−max_shift, max_shift]² with zero fill, each image on its own; every random number from ``generator``.
+
+    x (N, C, H, W) float → the same shape. ``x`` is not modified.
+    """
+    import torch
+
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=generator) < 0.5
+    shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator).tolist()
+    out = torch.zeros_like(x)
+    for i in range(n):
+        image = x[i].flip(-1) if flip[i] else x[i]
+        dy, dx = shifts[i]
+        out[i, :, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+            :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+        ]
+    return out
+
+
+def extract_features(backbone, x, batch_size: int):
+    """Notebook 07: ``backbone(x)`` batch by batch, concatenated, on the CPU, without gradients, with batch
+    norm and dropout in inference behaviour; every submodule's mode is restored afterwards.
+
+    x (N, ...) → (N, ...) whatever the backbone outputs (no pooling, no flattening).
+    """
+    import torch
+
+    before = {m: m.training for m in backbone.modules()}
+    device = next(backbone.parameters()).device
+    backbone.eval()
+    try:
+        with torch.no_grad():
+            parts = [backbone(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    finally:
+        for m, was in before.items():
+            m.training = was
+    return torch.cat(parts)
+
+
+def pgd_attack(model, x, y, eps: float, alpha: float, steps: int):
+    """Notebook 08: L∞ projected gradient descent from x (no random start), ascending the mean cross-entropy.
+
+    Each step adds ``alpha · sign(∇ₓ loss)``, then projects into the ε-ball around x and clips to [0, 1].
+    x (N, C, H, W) in [0, 1], y (N,) → x_adv, the same shape, detached.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x_adv = x.clone().detach()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        loss = F.cross_entropy(model(x_adv), y)
+        (grad,) = torch.autograd.grad(loss, x_adv)
+        with torch.no_grad():
+            x_adv = x_adv + alpha * grad.sign()
+            x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+    return x_adv.detach()

@@ -565,8 +565,10 @@ def test_a_function_that_exits_or_loops_forever_fails_without_stopping_the_noteb
     def exits(n, m, p):
         raise SystemExit("bye")
 
+    stop = threading.Event()  # ends the abandoned loop after the test: it would burn a core for the whole run
+
     def loops(n, m, p):
-        while True:
+        while not stop.is_set():
             pass
 
     assert not exercises.check_matmul_flops(exits)
@@ -577,6 +579,7 @@ def test_a_function_that_exits_or_loops_forever_fails_without_stopping_the_noteb
     worker = threading.Thread(target=lambda: verdict.append(exercises.check_matmul_flops(loops)))
     worker.start()  # another thread: no alarm there, the loop is abandoned after the limit
     worker.join(10)
+    stop.set()
     assert verdict == [False] and "abandoned" in capsys.readouterr().out
 
 
@@ -615,6 +618,14 @@ def test_use_or_reference_hands_the_lesson_a_passed_function_only(capsys):
 
 # telltale pieces of each exercise's answer (its collapsed solution in the notebook): no hint may print them
 ANSWERS = {
+    "augment_batch": [
+        "torch.randint(-max_shift, max_shift + 1",
+        "max(dy, 0)",
+        "h + min(dy, 0)",
+        "torch.zeros_like(x)",
+    ],
+    "extract_features": ["backbone.eval()", "m.training = was", "torch.cat(parts)", "x[i : i + batch_size]"],
+    "pgd_attack": ["alpha * grad.sign()", "x - eps), x + eps)", "requires_grad_(True)", "x.clone().detach()"],
     "lstm_cell": ["chunk(4", "@ W_ih.T", "@ W_hh.T", "torch.tanh(c_new)", "sigmoid(f) * c"],
     "mc_dropout_predict": ["m.train()", "probs.mean(0)", "m.training = was", "isinstance(m, nn.Dropout)"],
     "gan_step": ["fake.detach()", "ones_like(d_real)", "zeros_like(d_fake)", "opt_D.step()", "D(fake)"],
@@ -1097,4 +1108,208 @@ def test_core_checkers_06_09_12_fail_typical_slips(name, wrong, capsys):
 
 @pytest.mark.parametrize("name", ["lstm_cell", "mc_dropout_predict", "gan_step"])
 def test_core_checkers_06_09_12_pass_the_reference(name, capsys):
+    assert getattr(exercises, f"check_{name}")(getattr(references, name)), capsys.readouterr().out
+
+
+def _core_slips_05_07_08():
+    """(checker name, a typical wrong answer) for augment_batch, extract_features and pgd_attack."""
+    import torch
+    import torch.nn.functional as F
+
+    R = references
+
+    def aug_roll(x, s, g):
+        n = len(x)
+        flip = torch.rand(n, generator=g) < 0.5
+        sh = torch.randint(-s, s + 1, (n, 2), generator=g).tolist()
+        return torch.stack(
+            [(x[i].flip(-1) if flip[i] else x[i]).roll(tuple(sh[i]), (-2, -1)) for i in range(n)]
+        )
+
+    def aug_same_for_batch(x, s, g):
+        flip = torch.rand(1, generator=g) < 0.5
+        dy, dx = torch.randint(-s, s + 1, (2,), generator=g).tolist()
+        y = x.flip(-1) if flip else x
+        o = torch.zeros_like(x)
+        h, w = x.shape[-2:]
+        o[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = y[
+            ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+        ]
+        return o
+
+    def aug_global_rng(x, s, g):
+        return R.augment_batch(x, s, torch.Generator().manual_seed(int(torch.randint(0, 10**6, (1,)))))
+
+    def aug_vertical(x, s, g):
+        return _vert(x, s, g)  # flips up–down instead of left–right
+
+    def _vert(x, s, g):
+        n, _, h, w = x.shape
+        flip = torch.rand(n, generator=g) < 0.5
+        sh = torch.randint(-s, s + 1, (n, 2), generator=g).tolist()
+        o = torch.zeros_like(x)
+        for i in range(n):
+            im = x[i].flip(-2) if flip[i] else x[i]
+            dy, dx = sh[i]
+            o[i, :, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = im[
+                :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+            ]
+        return o
+
+    def aug_exclusive(x, s, g):
+        n, _, h, w = x.shape
+        flip = torch.rand(n, generator=g) < 0.5
+        sh = torch.randint(-s, s, (n, 2), generator=g).tolist()
+        o = torch.zeros_like(x)
+        for i in range(n):
+            im = x[i].flip(-1) if flip[i] else x[i]
+            dy, dx = sh[i]
+            o[i, :, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = im[
+                :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+            ]
+        return o
+
+    def aug_in_place(x, s, g):
+        out = R.augment_batch(x, s, g)
+        x.mul_(0).add_(out)
+        return x
+
+    def aug_same_dy_dx(x, s, g):
+        n, _, h, w = x.shape
+        flip = torch.rand(n, generator=g) < 0.5
+        d = torch.randint(-s, s + 1, (n,), generator=g).tolist()
+        o = torch.zeros_like(x)
+        for i in range(n):
+            im = x[i].flip(-1) if flip[i] else x[i]
+            dy = dx = d[i]
+            o[i, :, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = im[
+                :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+            ]
+        return o
+
+    def ef_no_eval(b, x, bs):
+        with torch.no_grad():
+            return torch.cat([b(x[i : i + bs]) for i in range(0, len(x), bs)])
+
+    def ef_eval_no_restore(b, x, bs):
+        b.eval()
+        with torch.no_grad():
+            return torch.cat([b(x[i : i + bs]) for i in range(0, len(x), bs)])
+
+    def ef_flag_restore(b, x, bs):
+        was = b.training
+        b.eval()
+        with torch.no_grad():
+            out = torch.cat([b(x[i : i + bs]) for i in range(0, len(x), bs)])
+        b.train(was)
+        return out
+
+    def ef_grad(b, x, bs):
+        before = {m: m.training for m in b.modules()}
+        b.eval()
+        out = torch.cat([b(x[i : i + bs]) for i in range(0, len(x), bs)])
+        for m, w in before.items():
+            m.training = w
+        return out
+
+    def ef_one_batch(b, x, bs):
+        return R.extract_features(b, x, len(x))
+
+    def ef_pooled(b, x, bs):
+        return F.adaptive_avg_pool2d(R.extract_features(b, x, bs), 1).flatten(1)
+
+    def pgd_no_project(m, x, y, eps, a, steps):
+        xa = x.clone()
+        for _ in range(steps):
+            xa.requires_grad_(True)
+            (g,) = torch.autograd.grad(F.cross_entropy(m(xa), y), xa)
+            xa = (xa + a * g.sign()).clamp(0, 1).detach()
+        return xa
+
+    def pgd_descent(m, x, y, eps, a, steps):
+        return R.pgd_attack(m, x, y, eps, -a, steps)
+
+    def pgd_project_around_current(m, x, y, eps, a, steps):
+        xa = x.clone()
+        for _ in range(steps):
+            xa.requires_grad_(True)
+            (g,) = torch.autograd.grad(F.cross_entropy(m(xa), y), xa)
+            with torch.no_grad():
+                new = xa + a * g.sign()
+                xa = torch.min(torch.max(new, xa - eps), xa + eps).clamp(0, 1)
+        return xa.detach()
+
+    def pgd_random_start(m, x, y, eps, a, steps):
+        return R.pgd_attack(
+            m, (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1), y, eps, a, steps
+        ).clamp(0, 1)
+
+    def pgd_raw_grad(m, x, y, eps, a, steps):
+        xa = x.clone()
+        for _ in range(steps):
+            xa.requires_grad_(True)
+            (g,) = torch.autograd.grad(F.cross_entropy(m(xa), y), xa)
+            with torch.no_grad():
+                xa = torch.min(torch.max(xa + a * g, x - eps), x + eps).clamp(0, 1)
+        return xa.detach()
+
+    def pgd_grad_pileup(m, x, y, eps, a, steps):
+        xa = x.clone().requires_grad_(True)
+        acc = torch.zeros_like(x)
+        for _ in range(steps):
+            (g,) = torch.autograd.grad(F.cross_entropy(m(xa), y), xa)
+            acc = acc + g
+            with torch.no_grad():
+                nxt = torch.min(torch.max(xa + a * acc.sign(), x - eps), x + eps).clamp(0, 1)
+            xa = nxt.requires_grad_(True)
+        return xa.detach()
+
+    def pgd_no_clip(m, x, y, eps, a, steps):
+        xa = x.clone()
+        for _ in range(steps):
+            xa.requires_grad_(True)
+            (g,) = torch.autograd.grad(F.cross_entropy(m(xa), y), xa)
+            with torch.no_grad():
+                xa = torch.min(torch.max(xa + a * g.sign(), x - eps), x + eps)
+        return xa.detach()
+
+    return [
+        *[
+            ("augment_batch", f)
+            for f in (
+                aug_roll,
+                aug_same_for_batch,
+                aug_global_rng,
+                aug_vertical,
+                aug_exclusive,
+                aug_in_place,
+                aug_same_dy_dx,
+            )
+        ],
+        *[
+            ("extract_features", f)
+            for f in (ef_no_eval, ef_eval_no_restore, ef_flag_restore, ef_grad, ef_one_batch, ef_pooled)
+        ],
+        *[
+            ("pgd_attack", f)
+            for f in (
+                pgd_no_project,
+                pgd_descent,
+                pgd_project_around_current,
+                pgd_random_start,
+                pgd_raw_grad,
+                pgd_grad_pileup,
+                pgd_no_clip,
+            )
+        ],
+    ]
+
+
+@pytest.mark.parametrize("name, wrong", _core_slips_05_07_08(), ids=lambda v: getattr(v, "__name__", str(v)))
+def test_core_checkers_05_07_08_fail_typical_slips(name, wrong, capsys):
+    assert not getattr(exercises, f"check_{name}")(wrong), capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["augment_batch", "extract_features", "pgd_attack"])
+def test_core_checkers_05_07_08_pass_the_reference(name, capsys):
     assert getattr(exercises, f"check_{name}")(getattr(references, name)), capsys.readouterr().out
