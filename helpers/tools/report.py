@@ -396,6 +396,7 @@ def run_notebook(
     out_dir: Path | None = None,
     budget_s: float | None = None,
     kill_after_s: float = 30,
+    cwd: Path | None = None,
 ) -> dict:
     """Execute one notebook (any path) in ``mode`` with a fresh kernel; return its row of the table.
 
@@ -405,8 +406,8 @@ def run_notebook(
     runs: the running cell is interrupted, the kernel is killed if it has not stopped
     ``kill_after_s`` seconds later (or at a second signal), no further cell starts, and the status
     is ``error: stopped (SIGINT|SIGTERM) while the notebook ran``. The kernel is shut down in every
-    case. It starts in the notebook's folder. A file that is not a notebook (not JSON, say) gives
-    ``error: not a readable notebook: …``. ``out_dir``: also keep the executed notebook (outputs as
+    case. It starts in the notebook's folder (or in ``cwd``). A file that is not a notebook (not JSON,
+    say) gives ``error: not a readable notebook: …``. ``out_dir``: also keep the executed notebook (outputs as
     far as it got) there, and what it printed as ``<name>.txt`` (:func:`printed_text`); where they
     cannot be written, :class:`OutputError` carries the row. The row's ``fingerprint``
     (:func:`fingerprint`) is taken from the notebook as read, before it runs.
@@ -427,7 +428,7 @@ def run_notebook(
         record = f"# not run: {status}\n"
         return _keep(row, out_dir, {f"{path.stem}.txt": record}, record) if out_dir is not None else row
     finger = fingerprint(code, mode)  # before the clock starts: git's answer is not the notebook's time
-    row = _execute(path, nb, mode, timeout, budget_s, kill_after_s, time.perf_counter())
+    row = _execute(path, nb, mode, timeout, budget_s, kill_after_s, time.perf_counter(), cwd or path.parent)
     row["fingerprint"] = finger
     if out_dir is None:
         return row
@@ -465,9 +466,17 @@ def _keep(row: dict, out_dir: Path, files: dict[str, str], record: str) -> dict:
 
 
 def _execute(
-    path: Path, nb, mode: str, timeout: int, budget_s: float | None, kill_after_s: float, start: float
+    path: Path,
+    nb,
+    mode: str,
+    timeout: int,
+    budget_s: float | None,
+    kill_after_s: float,
+    start: float,
+    cwd: Path,
 ) -> dict:
-    """Run ``nb`` (read from ``path``) in place; its row, without fingerprint and record."""
+    """Run ``nb`` (read from ``path``) in place, the kernel started in ``cwd``; its row, without
+    fingerprint and record."""
     from nbclient import NotebookClient
 
     deadline = start + budget_s if budget_s is not None else None
@@ -501,7 +510,7 @@ def _execute(
         timeout=timeout,
         timeout_func=cell_timeout,
         kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(cwd)}},
         on_cell_execute=before_cell,
         on_cell_executed=sample_memory,
     )
