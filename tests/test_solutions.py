@@ -63,7 +63,9 @@ def test_problems_read_from_the_record():
     good = "[PASS] double\nThe lesson uses your double: it passed its check.\n"
     assert problems(good, ["double"], ["double"]) == []
     assert problems("[FAIL] double: case 1\n", ["double"], [])[0].startswith("a checker failed")
-    assert problems("", ["double"], []) == ["0 [PASS] for 1 exercises"]
+    assert problems("", ["double"], []) == ["no [PASS] for double"]
+    # a lesson's own check printing [PASS] does not stand in for the exercise's
+    assert problems("[PASS] padding does not leak\n", ["double"], []) == ["no [PASS] for double"]
     fallback = "[PASS] double\nThe lesson uses the workbook's double (yours has not passed its check yet).\n"
     assert problems(fallback, ["double"], ["double"]) == ["the lesson did not run on the pasted double"]
 

@@ -8,7 +8,7 @@ solution is the ```` ```python ```` block, defining the same function, of the ne
 with a ``<summary><b>Solution</b>`` or ``Solutions`` (it follows the checker's cell).
 :func:`paste_solutions` puts each solution in its stub's place. The notebook then runs as usual
 (:func:`helpers.tools.report.run_notebook`, started in the notebooks' folder). It passes when it
-ran to the end, every checker printed ``[PASS]`` and none ``[FAIL]``, and every
+ran to the end, every exercise's checker printed ``[PASS] <name>`` and none ``[FAIL]``, and every
 ``exercises.use_or_reference`` said that the lesson runs on the student's function (``The lesson
 uses your …``), not on the workbook's reference. Nothing goes to the results files: their rows
 are the notebooks as students get them, stubs in place.
@@ -86,9 +86,7 @@ def problems(printed: str, names: list[str], used: list[str]) -> list[str]:
     if "[FAIL]" in printed:
         line = next(line for line in printed.splitlines() if "[FAIL]" in line)
         found.append(f"a checker failed: {line.strip()[:160]}")
-    passes = printed.count("[PASS]")
-    if passes < len(names):
-        found.append(f"{passes} [PASS] for {len(names)} exercises")
+    found += [f"no [PASS] for {name}" for name in names if f"[PASS] {name}" not in printed]
     for name in used:
         if f"The lesson uses your {name}" not in printed:
             found.append(f"the lesson did not run on the pasted {name}")
