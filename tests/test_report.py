@@ -1,6 +1,7 @@
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -792,3 +793,29 @@ def test_records_are_written_by_the_same_run_as_their_rows():
             elif report.record_hash(record.read_text(encoding="utf-8")) != row["record_sha256"]:
                 wrong.append(f"{mode}/{record.name}: not the record its row's run wrote")
     assert not wrong, "records in reports/ that do not match their rows: " + "; ".join(wrong)
+
+
+def test_numbers_a_notebook_says_it_printed_are_in_its_records():
+    """A sentence of a notebook's text that says a cell printed (or prints) something names numbers its
+    run really printed: each decimal number in it (84.5, 0.883) is in that notebook's quick or full
+    record in reports/. After a re-run changes a number, update the sentence."""
+    decimal = re.compile(r"(?<![\w.,])\d+\.\d+(?![\w.]\d)")
+    missing = []
+    for path in sorted(report.NOTEBOOKS.glob("*.ipynb")):
+        records = "".join(
+            record.read_text(encoding="utf-8")
+            for mode in ("quick", "full")
+            if (record := report.ROOT / "reports" / mode / f"{path.stem}.txt").is_file()
+        )
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type != "markdown":
+                continue
+            text = re.sub(r"\s+", " ", cell.source)
+            for sentence in re.split(r"(?<=[.;])\s+(?=[A-Z(*])", text):
+                if re.search(r"\b(printed|prints)\b", sentence):
+                    missing += [
+                        f"{path.name} cell {i}: {m[0]} in …{sentence[max(0, m.start() - 80) : m.end() + 20]}…"
+                        for m in decimal.finditer(sentence)
+                        if m[0] not in records
+                    ]
+    assert not missing, "numbers the text says were printed but no record holds:\n" + "\n".join(missing)
