@@ -197,6 +197,25 @@ def _kill_from(pid_file: Path) -> None:
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+def test_the_limit_per_cell_depends_on_the_mode(tmp_path, monkeypatch):
+    # a full-mode cell on a 2-core CPU can run for over an hour (06's three LSTMs): full mode's
+    # default limit leaves room for it, quick mode's stays at an hour, an explicit limit wins
+    path = _notebook(tmp_path / "99_demo.ipynb", *OK_CELLS)
+    seen = []
+
+    def execute(path, nb, mode, timeout, *rest):
+        seen.append((mode, timeout))
+        return {"status": "ok"}
+
+    monkeypatch.setattr(report, "_execute", execute)
+    for mode, timeout in (("quick", None), ("full", None), ("full", 90), ("full", 0)):
+        report.run_notebook(path, mode, timeout)
+    assert seen == [("quick", 3600), ("full", 4 * 3600), ("full", 90), ("full", 0)]
+    assert report.CELL_TIMEOUT_S["full"] > 2 * 3600
+    with pytest.raises(ValueError, match="quick, full"):
+        report.run_notebook(path, "fast")
+
+
 def test_a_cell_that_ignores_the_interrupt_is_killed(tmp_path):
     pid_file = tmp_path / "kernel.pid"
     path = _notebook(

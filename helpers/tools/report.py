@@ -68,6 +68,10 @@ COLUMNS = tuple(c for c in HEADER if c not in ("peak memory", "version"))
 SUPERSCRIPTS = "¹²³⁴⁵⁶⁷⁸⁹"  # marks of the machines when one table mixes several
 STOPPED = "error: stopped"  # the status of a notebook whose run was stopped from outside
 STALE = "⚠"  # the mark of a row measured on an earlier version (or not fingerprinted)
+# seconds one cell may run before it counts as hung, per mode. A full-mode cell on a 2-core CPU runs for
+# most of an hour (06's three LSTMs of "Embeddings": 3,027 s on 2026-12-06, over 3,600 s on a slower
+# hour of the same machine), so full mode allows four hours
+CELL_TIMEOUT_S = {"quick": 3600, "full": 4 * 3600}
 
 
 class Stopped(Exception):
@@ -392,7 +396,7 @@ def _shut_down(client) -> None:
 def run_notebook(
     path: Path | str,
     mode: str,
-    timeout: int = 3600,
+    timeout: int | None = None,
     out_dir: Path | None = None,
     budget_s: float | None = None,
     kill_after_s: float = 30,
@@ -401,7 +405,8 @@ def run_notebook(
     """Execute one notebook (any path) in ``mode`` with a fresh kernel; return its row of the table.
 
     Never raises for what happens inside the kernel: a failing cell, a cell past ``timeout``
-    seconds, the whole notebook past ``budget_s`` seconds or a kernel that dies give
+    seconds (None: the mode's :data:`CELL_TIMEOUT_S`; 0: no limit per cell), the whole notebook past
+    ``budget_s`` seconds or a kernel that dies give
     ``status = "error: …"``. Called from the main thread, it also takes Ctrl-C and SIGTERM while it
     runs: the running cell is interrupted, the kernel is killed if it has not stopped
     ``kill_after_s`` seconds later (or at a second signal), no further cell starts, and the status
@@ -415,6 +420,9 @@ def run_notebook(
     import nbformat
 
     path = Path(path).resolve()
+    if mode not in CELL_TIMEOUT_S:
+        raise ValueError(f"mode must be one of {', '.join(CELL_TIMEOUT_S)}, not {mode!r}")
+    timeout = CELL_TIMEOUT_S[mode] if timeout is None else timeout
     start = time.perf_counter()
     try:
         text = path.read_text(encoding="utf-8")
@@ -788,7 +796,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="folder for the results (written after every notebook) and the executed notebooks",
     )
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=None,
+        help=f"seconds per cell (default: {CELL_TIMEOUT_S['quick']} in quick mode, "
+        f"{CELL_TIMEOUT_S['full']} in full mode; 0: no limit)",
+    )
     parser.add_argument(
         "--table",
         type=Path,

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers.tools.report import NOTEBOOKS, notebook_path, run_notebook
+from helpers.tools.report import CELL_TIMEOUT_S, NOTEBOOKS, notebook_path, run_notebook
 
 STUB = re.compile(r"^def (\w+)\(", re.M)
 SOLUTION = re.compile(r"<summary><b>Solutions?</b>.*?```python\n(.*?)```", re.S)
@@ -93,10 +93,11 @@ def problems(printed: str, names: list[str], used: list[str]) -> list[str]:
     return found
 
 
-def run_solved(path: Path, mode: str, timeout: int = 3600, out_dir: Path | None = None) -> dict:
+def run_solved(path: Path, mode: str, timeout: int | None = None, out_dir: Path | None = None) -> dict:
     """Run the notebook at ``path`` with its solutions pasted in; its row, with status ``ok`` or the reason.
 
-    The executed copy and its printed record go to ``out_dir`` (a temporary folder when None).
+    ``timeout``: seconds per cell (None: the mode's ``CELL_TIMEOUT_S``). The executed copy and its
+    printed record go to ``out_dir`` (a temporary folder when None).
     """
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
     solved, names = paste_solutions(nb)
@@ -126,7 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebook names in notebooks/ or paths (default: all)")
     parser.add_argument("--mode", choices=("quick", "full"), default="quick")
     parser.add_argument("--out", type=Path, default=None, help="keep the executed notebooks and records here")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=None,
+        help=f"seconds per cell (default: {CELL_TIMEOUT_S['quick']} in quick mode, "
+        f"{CELL_TIMEOUT_S['full']} in full mode; 0: no limit)",
+    )
     args = parser.parse_args(argv)
     paths = (
         [notebook_path(n) for n in args.notebooks] if args.notebooks else sorted(NOTEBOOKS.glob("*.ipynb"))
