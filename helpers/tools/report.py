@@ -72,6 +72,10 @@ STALE = "⚠"  # the mark of a row measured on an earlier version (or not finger
 # most of an hour (06's three LSTMs of "Embeddings": 3,027 s on 2026-12-06, over 3,600 s on a slower
 # hour of the same machine), so full mode allows four hours
 CELL_TIMEOUT_S = {"quick": 3600, "full": 4 * 3600}
+TIMEOUT_HELP = (  # both runners' --timeout
+    f"seconds per cell (default: {CELL_TIMEOUT_S['quick']} in quick mode, "
+    f"{CELL_TIMEOUT_S['full']} in full mode; 0: no limit)"
+)
 
 
 class Stopped(Exception):
@@ -796,13 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="folder for the results (written after every notebook) and the executed notebooks",
     )
-    parser.add_argument(
-        "--timeout",
-        type=int,
-        default=None,
-        help=f"seconds per cell (default: {CELL_TIMEOUT_S['quick']} in quick mode, "
-        f"{CELL_TIMEOUT_S['full']} in full mode; 0: no limit)",
-    )
+    parser.add_argument("--timeout", type=int, default=None, help=TIMEOUT_HELP)
     parser.add_argument(
         "--table",
         type=Path,

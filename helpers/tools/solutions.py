@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers.tools.report import CELL_TIMEOUT_S, NOTEBOOKS, notebook_path, run_notebook
+from helpers.tools.report import NOTEBOOKS, TIMEOUT_HELP, notebook_path, run_notebook
 
 STUB = re.compile(r"^def (\w+)\(", re.M)
 SOLUTION = re.compile(r"<summary><b>Solutions?</b>.*?```python\n(.*?)```", re.S)
@@ -127,13 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebook names in notebooks/ or paths (default: all)")
     parser.add_argument("--mode", choices=("quick", "full"), default="quick")
     parser.add_argument("--out", type=Path, default=None, help="keep the executed notebooks and records here")
-    parser.add_argument(
-        "--timeout",
-        type=int,
-        default=None,
-        help=f"seconds per cell (default: {CELL_TIMEOUT_S['quick']} in quick mode, "
-        f"{CELL_TIMEOUT_S['full']} in full mode; 0: no limit)",
-    )
+    parser.add_argument("--timeout", type=int, default=None, help=TIMEOUT_HELP)
     args = parser.parse_args(argv)
     paths = (
         [notebook_path(n) for n in args.notebooks] if args.notebooks else sorted(NOTEBOOKS.glob("*.ipynb"))
