@@ -171,3 +171,13 @@ def test_lecture_demos_map_keras_to_pytorch(path):
                     pytest.fail(f"{path.name}: the PyTorch column names {name}, which does not exist")
                 resolved += found is not None
     assert resolved >= 3, f"{path.name}: the PyTorch column names only {resolved} real modules or functions"
+
+
+def test_readme_names_each_notebooks_core_exercises():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{path.name}` | ")), None)
+        assert row, f"README's notebook table has no row for {path.name}"
+        code = "\n".join("".join(c["source"]) for c in _load(path)["cells"] if c["cell_type"] == "code")
+        for name in re.findall(r"(\w+) = exercises\.use_or_reference\(", code):  # the lesson runs on these
+            assert f"`{name}`" in row, f"README's row for {path.name} must name its exercise `{name}`"
