@@ -107,19 +107,21 @@ def test_each_lesson_asks_ten_questions_and_three_predictions(path):
     text = "\n".join(_markdown(path))
     start = text.find("## Check your understanding")
     assert start >= 0, f"{path.name} has no 'Check your understanding' section"
-    section = text[start:]
-    questions = re.findall(r"^\d+\. ", section, re.M)
-    answers = re.findall(r"<details><summary>Answer", section)
+    questions = re.findall(r"^\d+\. ", text[start:], re.M)
+    answers = re.findall(r"<details><summary>Answer", text[start:])
     assert len(questions) >= 10, f"{path.name}: {len(questions)} questions to check understanding, 10 wanted"
     assert len(answers) == len(questions), f"{path.name}: {len(questions)} questions, {len(answers)} answers"
-    markdown = [c["cell_type"] == "markdown" and "".join(c["source"]) for c in cells]
-    prompts = [i for i, md in enumerate(markdown) if md and "**Predict first" in md]
-    assert len(prompts) >= 3, f"{path.name}: {len(prompts)} 'Predict first' prompts, 3 wanted"
-    for i in prompts:  # the cell that prints the number comes right after the prompt, not an exercise first
-        assert i + 1 < len(cells) and cells[i + 1]["cell_type"] == "code", (
-            f"{path.name}: the 'Predict first' prompt in cell {i} must come just before the cell that "
-            "prints the answer"
-        )
+    prompts = 0
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "markdown" and "**Predict first" in "".join(cell["source"]):
+            prompts += (
+                1  # the cell that prints the number comes right after the prompt, not an exercise first
+            )
+            assert i + 1 < len(cells) and cells[i + 1]["cell_type"] == "code", (
+                f"{path.name}: the 'Predict first' prompt in cell {i} must come just before the cell that "
+                "prints the answer"
+            )
+    assert prompts >= 3, f"{path.name}: {prompts} 'Predict first' prompts, 3 wanted"
 
 
 def _resolve(name):
@@ -173,11 +175,57 @@ def test_lecture_demos_map_keras_to_pytorch(path):
     assert resolved >= 3, f"{path.name}: the PyTorch column names only {resolved} real modules or functions"
 
 
-def test_readme_names_each_notebooks_core_exercises():
+# the core exercises: the lecture's central code, which the student writes and the lesson then runs on
+CORE_EXERCISES = {
+    "02": ["softmax_ce_grad"],
+    "03": ["numerical_gradient", "mlp_backward"],
+    "04": ["conv2d"],
+    "05": ["augment_batch"],
+    "06": ["lstm_cell"],
+    "07": ["extract_features"],
+    "08": ["pgd_attack"],
+    "09": ["mc_dropout_predict"],
+    "12": ["gan_step"],
+}
+
+
+@pytest.mark.parametrize("number", sorted(CORE_EXERCISES))
+def test_each_core_exercise_is_a_stub_a_check_and_a_solution_and_readme_names_it(number):
+    path = next(p for p in NOTEBOOKS if p.name.startswith(f"{number}_"))
+    cells = _load(path)["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    solutions = "\n".join(m for m in _markdown(path) if "<summary><b>Solution" in m)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for path in NOTEBOOKS:
-        row = next((line for line in readme.splitlines() if line.startswith(f"| `{path.name}` | ")), None)
-        assert row, f"README's notebook table has no row for {path.name}"
-        code = "\n".join("".join(c["source"]) for c in _load(path)["cells"] if c["cell_type"] == "code")
-        for name in re.findall(r"(\w+) = exercises\.use_or_reference\(", code):  # the lesson runs on these
-            assert f"`{name}`" in row, f"README's row for {path.name} must name its exercise `{name}`"
+    row = next((line for line in readme.splitlines() if line.startswith(f"| `{path.name}` | ")), "")
+    for name in CORE_EXERCISES[number]:
+        stub = re.search(rf"^def {name}\(.*?(?=^\S|\Z)", code, re.M | re.S)
+        assert stub and "raise NotImplementedError" in stub.group(0), f"{path.name}: no stub of {name}"
+        assert f"exercises.check_{name}({name})" in code, (
+            f"{path.name}: the stub of {name} has no checker call"
+        )
+        assert re.search(rf"^def {name}\(", solutions, re.M), f"{path.name}: no collapsed solution of {name}"
+        assert f"{name} = exercises.use_or_reference({name})" in code, (
+            f"{path.name}: the lesson never takes {name}"
+        )
+        assert f"`{name}`" in row, f"README's notebook table must name {path.name}'s exercise `{name}`"
+
+
+def test_the_pytorch_defaults_the_keras_tables_state():
+    """The PyTorch side of the defaults that 02's, 03's, 04's and 05's Keras tables compare."""
+    import inspect
+
+    import torch
+
+    def default(cls, name):
+        return inspect.signature(cls.__init__).parameters[name].default
+
+    assert default(torch.optim.SGD, "lr") == 1e-3
+    assert [default(torch.optim.RMSprop, k) for k in ("lr", "alpha", "eps")] == [1e-2, 0.99, 1e-8]
+    assert default(torch.optim.Adam, "lr") == 1e-3 and default(torch.optim.Adam, "eps") == 1e-8
+    assert default(torch.nn.Conv2d, "stride") == 1 and default(torch.nn.Conv2d, "padding") == 0
+    assert default(torch.nn.BatchNorm2d, "momentum") == 0.1 and default(torch.nn.BatchNorm2d, "eps") == 1e-5
+    with pytest.raises(ValueError, match="same"):
+        torch.nn.Conv2d(1, 1, 2, stride=2, padding="same")
+    torch.manual_seed(0)
+    linear, bound = torch.nn.Linear(784, 10), 1 / 784**0.5  # weights and biases uniform in ±1/√784
+    assert 0.9 * bound < linear.weight.abs().max() <= bound and 0 < linear.bias.abs().max() <= bound
