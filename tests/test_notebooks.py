@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.tools.solutions import paste_solutions
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -89,22 +91,21 @@ def test_ci_runs_the_readme_test_command():
         assert path.name in readme, f"README's notebook table misses {path.name}"
 
 
-def _markdown(path):
-    return ["".join(c["source"]) for c in _load(path)["cells"] if c["cell_type"] == "markdown"]
+def _markdown(cells):
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
 
 
 LESSONS = [p for p in NOTEBOOKS if not p.name.startswith("00_")]
 # the notebooks that rebuild a lecture demo written in Keras (the MNIST demo, the conv nets, the CIFAR-10
 # CNN, the IMDb RNNs, the transfer-learning head)
-KERAS_DEMOS = ("02_", "03_", "04_", "05_", "06_", "07_")
-KERAS_DEMO_NOTEBOOKS = [p for p in NOTEBOOKS if p.name.startswith(KERAS_DEMOS)]
+KERAS_DEMO_NOTEBOOKS = [p for p in NOTEBOOKS if p.name.startswith(("02_", "03_", "04_", "05_", "06_", "07_"))]
 KERAS_HEADER = "| Keras (lecture) | PyTorch (this notebook) |"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_each_lesson_asks_ten_questions_and_three_predictions(path):
     cells = _load(path)["cells"]
-    text = "\n".join(_markdown(path))
+    text = "\n".join(_markdown(cells))
     start = text.find("## Check your understanding")
     assert start >= 0, f"{path.name} has no 'Check your understanding' section"
     questions = re.findall(r"^\d+\. ", text[start:], re.M)
@@ -112,11 +113,9 @@ def test_each_lesson_asks_ten_questions_and_three_predictions(path):
     assert len(questions) >= 10, f"{path.name}: {len(questions)} questions to check understanding, 10 wanted"
     assert len(answers) == len(questions), f"{path.name}: {len(questions)} questions, {len(answers)} answers"
     prompts = 0
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(cells):  # the cell that prints the number comes right after the prompt
         if cell["cell_type"] == "markdown" and "**Predict first" in "".join(cell["source"]):
-            prompts += (
-                1  # the cell that prints the number comes right after the prompt, not an exercise first
-            )
+            prompts += 1
             assert i + 1 < len(cells) and cells[i + 1]["cell_type"] == "code", (
                 f"{path.name}: the 'Predict first' prompt in cell {i} must come just before the cell that "
                 "prints the answer"
@@ -159,7 +158,7 @@ def _table_rows(markdown, header):
 
 @pytest.mark.parametrize("path", KERAS_DEMO_NOTEBOOKS, ids=lambda p: p.name)
 def test_lecture_demos_map_keras_to_pytorch(path):
-    rows = [row for md in _markdown(path) for row in _table_rows(md, KERAS_HEADER)]
+    rows = [row for md in _markdown(_load(path)["cells"]) for row in _table_rows(md, KERAS_HEADER)]
     assert len(rows) >= 3, f"{path.name} rebuilds a lecture demo: it needs a table '{KERAS_HEADER} … |'"
     resolved = 0
     for row in rows:
@@ -192,18 +191,17 @@ CORE_EXERCISES = {
 @pytest.mark.parametrize("number", sorted(CORE_EXERCISES))
 def test_each_core_exercise_is_a_stub_a_check_and_a_solution_and_readme_names_it(number):
     path = next(p for p in NOTEBOOKS if p.name.startswith(f"{number}_"))
-    cells = _load(path)["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    solutions = "\n".join(m for m in _markdown(path) if "<summary><b>Solution" in m)
+    nb = _load(path)
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    # the stubs each followed by a collapsed solution, as the solutions runner pastes them
+    _, solved = paste_solutions(nb)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     row = next((line for line in readme.splitlines() if line.startswith(f"| `{path.name}` | ")), "")
     for name in CORE_EXERCISES[number]:
-        stub = re.search(rf"^def {name}\(.*?(?=^\S|\Z)", code, re.M | re.S)
-        assert stub and "raise NotImplementedError" in stub.group(0), f"{path.name}: no stub of {name}"
+        assert name in solved, f"{path.name}: no stub of {name} followed by its collapsed solution"
         assert f"exercises.check_{name}({name})" in code, (
             f"{path.name}: the stub of {name} has no checker call"
         )
-        assert re.search(rf"^def {name}\(", solutions, re.M), f"{path.name}: no collapsed solution of {name}"
         assert f"{name} = exercises.use_or_reference({name})" in code, (
             f"{path.name}: the lesson never takes {name}"
         )
